@@ -1,0 +1,108 @@
+/**
+ * The error of a mount-table read or a mount operation the kernel refused.
+ *
+ * A `MountError` names the stage that failed (`operation`), what it failed on (`path`),
+ * and the errno, both as Node spells it (`code: "ENOENT"`) and as a number (`errno: 2`).
+ * Its `message` is derived from those fields, so an error decoded from a worker reply
+ * reads exactly like one raised on the main thread.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+import { getSystemErrorName } from "node:util"
+
+/**
+ * Every stage an operation can fail at.
+ *
+ * - `read`: reading a mountinfo file (`path` is the file).
+ * - `mount`, `umount`, `pivot_root`: the syscall itself (`path` is the target).
+ * - `remount`: a read-only bind was made, the follow-up read-only remount failed, and the
+ *   bind was undone; `undo`: that undo failed too, so the bind is still mounted.
+ * - `open_ns`, `setns`: opening or entering the mount namespace file (`path` is that file).
+ * - `unshare`, `thread`: preparing the private native thread.
+ * - `chdir`: entering `newRoot` before pivot_root (`path` is `newRoot`).
+ * - `create`: making the `create: true` placeholder file.
+ * - `open_pidns`, `setns_pid`, `pipe`, `fork`: mounting proc from inside a PID namespace.
+ * - `worker`: the worker thread carrying the request died before replying.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Stage = Schema.Literals([
+  "read",
+  "mount",
+  "umount",
+  "pivot_root",
+  "remount",
+  "undo",
+  "chdir",
+  "open_ns",
+  "unshare",
+  "setns",
+  "thread",
+  "create",
+  "open_pidns",
+  "setns_pid",
+  "pipe",
+  "fork",
+  "worker",
+])
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type Stage = typeof Stage.Type
+
+const advice: Partial<Record<string, string>> = {
+  EPERM: "the caller lacks CAP_SYS_ADMIN in the namespace's user namespace",
+  EACCES: "permission denied",
+  ENOENT: "no such file or directory",
+  ENOTDIR: "a path component is not a directory",
+  EBUSY: "the target is busy or already mounted",
+  EINVAL: "the kernel refused the combination (not a mount point, shared propagation, or bad flags)",
+  ENODEV: "unknown filesystem type",
+  EROFS: "read-only filesystem",
+  ENAMETOOLONG: "path too long",
+  ELOOP: "too many symbolic links",
+  ESRCH: "no such process",
+}
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export class MountError extends Schema.TaggedError<MountError>()("MountError", {
+  operation: Stage,
+  path: Schema.String,
+  code: Schema.String,
+  errno: Schema.Number,
+}) {
+  /**
+   * Builds a `MountError` from a stage, a path and an errno number, naming the errno as
+   * Node does (`2` → `"ENOENT"`).
+   *
+   * @since 0.1.0
+   */
+  static fromErrno(operation: Stage, path: string, errno: number): MountError {
+    return new MountError({ operation, path, code: errnoName(errno), errno })
+  }
+
+  override get message(): string {
+    const hint = advice[this.code]
+    return `${this.operation} ${JSON.stringify(this.path)} failed: ${this.code}${hint ? ` (${hint})` : ""}`
+  }
+}
+
+/**
+ * The errno's name as Node spells it, or `E<number>` for a number Node does not know.
+ *
+ * @since 0.1.0
+ */
+export const errnoName = (errno: number): string => {
+  try {
+    return getSystemErrorName(-Math.abs(errno))
+  } catch {
+    return `E${errno}`
+  }
+}
