@@ -1,0 +1,53 @@
+// The syscall sequences behind each request, free of N-API so they can run on any thread.
+#pragma once
+
+#include <string>
+
+namespace linx {
+
+enum class OpKind { Mount = 0, Umount = 1, PivotRoot = 2 };
+enum class NsKind { Self = 0, Pid = 1, Path = 2 };
+
+// One request, its strings owned here so the op can outlive the JavaScript call frame.
+struct Op {
+  OpKind kind = OpKind::Mount;
+  NsKind ns = NsKind::Self;
+  int pid = 0;              // NsKind::Pid
+  std::string nsPath;       // NsKind::Path
+  bool pidns = false;       // mount from inside pid's PID namespace (proc)
+  bool create = false;      // create an empty placeholder file at target first
+  std::string source;       // "" -> NULL
+  std::string target;
+  std::string fstype;       // "" -> NULL
+  std::string data;         // "" -> NULL
+  unsigned long flags = 0;  // MS_* for mount, MNT_*/UMOUNT_* for umount
+  // Non-zero for a bind that must become read-only (or nosuid/nodev/noexec): the per-mount
+  // flags of the MS_REMOUNT|MS_BIND follow-up, which the kernel ignores on the bind itself.
+  unsigned long remountFlags = 0;
+  std::string putOld;       // pivot_root: target is new_root
+};
+
+// What failed, as a stage name and an errno; stage == nullptr means success.
+struct Outcome {
+  const char* stage = nullptr;
+  int err = 0;
+};
+
+// True when the op must run on the private thread: it enters another namespace or
+// changes the working directory, neither of which may touch a thread that runs JavaScript.
+bool needsPrivateThread(const Op& op);
+
+// The home namespaces of the private thread, to return to after every op.
+struct Home {
+  int mntFd = -1;
+  int pidFd = -1;
+  void* cloneStack = nullptr;  // stack for the CLONE_VM|CLONE_VFORK child of proc mounts
+  size_t cloneStackSize = 0;
+};
+
+// Runs one op. `home` is null on a JavaScript thread (only ops that need no private
+// thread run there). Sets *lostHome when the thread could not return to its home mount
+// namespace and must never serve another request.
+Outcome execute(const Op& op, const Home* home, bool* lostHome);
+
+}  // namespace linx
