@@ -1,7 +1,12 @@
 /**
- * linx-mount: Linux's mount API for TypeScript.
+ * linx-mount: Linux's mount API for TypeScript — read any process's mount table; mount,
+ * bind, remount, move, unmount and pivot_root in this or any other mount namespace; from
+ * Effect (this module) or Promises (`linx-mount/promises`).
  *
  * @since 0.1.0
  */
 export { InvalidArgument } from "./InvalidArgument.js"
-export { MountError } from "./MountError.js"
+export * as Mount from "./Mount.js"
+export { MountEntry, type Propagation } from "./MountEntry.js"
+export { Mounter, type MounterOptions } from "./Mounter.js"
+export { MountError, type Stage } from "./MountError.js"

@@ -1,0 +1,61 @@
+/**
+ * Loads the addon (a prebuild when one fits, else the local build) and types its surface.
+ * The addon only marshals and makes syscalls; see native/addon.cc.
+ */
+import { existsSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+/** One syscall sequence for the addon; mirrors linx::Op in native/ops.h. */
+export interface NativeOp {
+  readonly kind: 0 | 1 | 2 // mount, umount, pivot_root
+  readonly ns: 0 | 1 | 2 // self, pid, path
+  readonly pid?: number
+  readonly nsPath?: string
+  readonly pidns?: boolean
+  readonly create?: boolean
+  readonly source?: string
+  readonly target: string
+  readonly fstype?: string
+  readonly data?: string
+  readonly flags?: number
+  readonly remountFlags?: number
+  readonly putOld?: string
+}
+
+/** What failed: a stage name and an errno. */
+export interface NativeFailure {
+  readonly stage: string
+  readonly errno: number
+}
+
+export interface NativeBinding {
+  readonly constants: Readonly<Record<string, number>>
+  /** Runs the ops in order; one entry per op, `null` for success. */
+  readonly run: (ops: ReadonlyArray<NativeOp>) => Array<NativeFailure | null>
+}
+
+// The package root holds binding.gyp and prebuilds/; this module runs from dist/src/internal
+// when installed and from src/internal under the test runner.
+const packageRoot = (): string => {
+  let dir = dirname(fileURLToPath(import.meta.url))
+  while (!existsSync(join(dir, "binding.gyp"))) {
+    const parent = dirname(dir)
+    if (parent === dir) throw new Error("linx-mount: cannot find the package root (binding.gyp)")
+    dir = parent
+  }
+  return dir
+}
+
+let binding: NativeBinding | undefined
+
+/** The addon, loaded once per thread on first use. */
+export const native = (): NativeBinding => {
+  if (binding === undefined) {
+    const require = createRequire(import.meta.url)
+    const load = require("node-gyp-build") as (dir: string) => NativeBinding
+    binding = load(packageRoot())
+  }
+  return binding
+}

@@ -1,0 +1,300 @@
+/**
+ * The mutating verbs against the real kernel, following the seed's walk-through: each
+ * example is a test, checked with what the kernel shows (/proc/…/mountinfo, file access),
+ * not with what the code believes. Runs inside the private mount namespace of test/run.mjs.
+ */
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { Mount, Mounter, type MountEntry } from "linx-mount"
+import { execFileSync, spawn } from "node:child_process"
+import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
+import { mountNamespaceTarget, pidNamespaceTarget, type Target } from "./support/targets.js"
+
+describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
+  let runtime: ManagedRuntime.ManagedRuntime<Mounter, unknown>
+  let base: string
+  const targets: Array<Target> = []
+
+  const run = <A, E>(effect: Effect.Effect<A, E, Mounter>) => runtime.runPromise(effect)
+  const failure = <A, E>(effect: Effect.Effect<A, E, Mounter>) => runtime.runPromise(Effect.flip(effect))
+  const table = (pid?: number): Promise<ReadonlyArray<MountEntry>> =>
+    run(pid === undefined ? Mount.list() : Mount.list({ pid }))
+  const at = async (mountPoint: string, pid?: number) =>
+    (await table(pid)).filter((entry) => entry.mountPoint === mountPoint)
+  const dir = (...parts: Array<string>) => {
+    const path = [base, ...parts].join("/")
+    mkdirSync(path, { recursive: true })
+    return path
+  }
+  const target = async (make: () => Promise<Target>) => {
+    const t = await make()
+    targets.push(t)
+    return t
+  }
+
+  beforeAll(() => {
+    runtime = ManagedRuntime.make(Mounter.layer({ maxThreads: 2 }))
+    base = scratchTmpfs("linx-verbs-")
+  })
+  afterAll(async () => {
+    for (const t of targets) t.kill()
+    await runtime.dispose()
+    removeScratch(base)
+  })
+
+  it("bind makes the source visible at the target, umount takes it away", async () => {
+    const src = dir("bind", "src")
+    const dst = dir("bind", "dst")
+    writeFileSync(`${src}/hello`, "")
+    await run(Mount.bind(src, dst))
+    expect(existsSync(`${dst}/hello`)).toBe(true)
+    const [entry] = await at(dst)
+    expect(entry?.fstype).toBe("tmpfs")
+    expect(entry?.root).toBe("/bind/src")
+    await run(Mount.umount(dst))
+    expect(existsSync(`${dst}/hello`)).toBe(false)
+    expect(await at(dst)).toHaveLength(0)
+  })
+
+  it("a recursive bind brings the submounts along, a plain one does not", async () => {
+    const src = dir("rec", "src")
+    const sub = dir("rec", "src", "sub")
+    execFileSync("mount", ["-t", "tmpfs", "inner", sub])
+    writeFileSync(`${sub}/inside`, "")
+    const plain = dir("rec", "plain")
+    const recursive = dir("rec", "recursive")
+    await run(Mount.bind(src, plain))
+    await run(Mount.bind(src, recursive, { flags: ["rec"] }))
+    expect(existsSync(`${plain}/sub/inside`)).toBe(false)
+    expect(existsSync(`${recursive}/sub/inside`)).toBe(true)
+    await run(Mount.umount(recursive, { flags: ["detach"] }))
+    await run(Mount.umount(plain))
+    execFileSync("umount", [sub])
+  })
+
+  it("remount ro of a bind gives EROFS at the target while the source stays writable", async () => {
+    const src = dir("ro", "src")
+    const dst = dir("ro", "dst")
+    await run(Mount.bind(src, dst))
+    await run(Mount.remount(dst, { flags: ["bind", "ro"] }))
+    expect(() => writeFileSync(`${dst}/foo`, "")).toThrow(expect.objectContaining({ code: "EROFS" }))
+    writeFileSync(`${src}/foo`, "")
+    expect((await at(dst))[0]?.mountOptions.split(",")).toContain("ro")
+    await run(Mount.umount(dst))
+  })
+
+  it('bind with flags ["ro"] is really read-only, in one call', async () => {
+    const src = dir("bindro", "src")
+    const dst = dir("bindro", "dst")
+    await run(Mount.bind(src, dst, { flags: ["ro", "nosuid"] }))
+    const [entry] = await at(dst)
+    expect(entry?.mountOptions.split(",")).toEqual(expect.arrayContaining(["ro", "nosuid"]))
+    expect(() => writeFileSync(`${dst}/foo`, "")).toThrow(expect.objectContaining({ code: "EROFS" }))
+    writeFileSync(`${src}/foo`, "")
+    await run(Mount.umount(dst))
+  })
+
+  it("propagation changes through mount(\"\", target, \"\", { flags }) and the named helpers", async () => {
+    const point = dir("prop")
+    execFileSync("mount", ["-t", "tmpfs", "prop", point])
+    await run(Mount.mount("", point, "", { flags: ["shared"] }))
+    expect((await at(point))[0]?.propagation).toEqual([expect.objectContaining({ kind: "shared" })])
+    await run(Mount.mount("", point, "", { flags: ["private"] }))
+    expect((await at(point))[0]?.propagation).toEqual([])
+    await run(Mount.makeUnbindable(point))
+    expect((await at(point))[0]?.propagation).toEqual([{ kind: "unbindable" }])
+    await run(Mount.makeShared(point))
+    const sharedGroup = (await at(point))[0]?.propagation[0]
+    expect(sharedGroup?.kind).toBe("shared")
+    const slave = dir("prop-slave")
+    await run(Mount.bind(point, slave))
+    await run(Mount.makeSlave(slave))
+    expect((await at(slave))[0]?.propagation).toEqual([
+      { kind: "master", group: (sharedGroup as { group: number }).group },
+    ])
+    await run(Mount.makePrivate(point, { recursive: true }))
+    expect((await at(point))[0]?.propagation).toEqual([])
+    await run(Mount.umount(slave))
+    execFileSync("umount", [point])
+  })
+
+  it("move relocates a mount inside a private tmpfs, and is refused under a shared parent", async () => {
+    const src = dir("move", "src")
+    const dst = dir("move", "dst")
+    const moved = dir("move", "moved")
+    writeFileSync(`${src}/marker`, "")
+    await run(Mount.bind(src, dst))
+    await run(Mount.move(dst, moved))
+    expect(await at(dst)).toHaveLength(0)
+    expect((await at(moved))[0]?.root).toBe("/move/src")
+    expect(existsSync(`${moved}/marker`)).toBe(true)
+    await run(Mount.umount(moved))
+
+    const shared = dir("move-shared")
+    execFileSync("mount", ["-t", "tmpfs", "shared", shared])
+    execFileSync("mount", ["--make-shared", shared])
+    mkdirSync(`${shared}/a`)
+    mkdirSync(`${shared}/b`)
+    await run(Mount.bind(src, `${shared}/a`))
+    const error = await failure(Mount.move(`${shared}/a`, `${shared}/b`))
+    expect(error).toMatchObject({ _tag: "MountError", operation: "mount", code: "EINVAL", errno: 22 })
+    execFileSync("umount", ["--recursive", shared])
+  })
+
+  it("binds into a running unshare -m process: its table shows it, ours does not", async () => {
+    const t = await target(() => mountNamespaceTarget())
+    const src = dir("hot", "src")
+    writeFileSync(`${src}/volume-marker`, "")
+    await run(Mount.bind(src, "/mnt", { in: { pid: t.pid } }))
+    expect((await at("/mnt", t.pid))[0]?.root).toBe("/hot/src")
+    expect(await at("/mnt")).toHaveLength(0)
+    expect(execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/mnt"], { encoding: "utf8" })).toContain(
+      "volume-marker",
+    )
+    await run(Mount.umount("/mnt", { in: { pid: t.pid } }))
+    expect(await at("/mnt", t.pid)).toHaveLength(0)
+  })
+
+  it("in: { path } targets the namespace file the same way", async () => {
+    const t = await target(() => mountNamespaceTarget())
+    const ns = { path: `/proc/${t.pid}/ns/mnt` }
+    await run(Mount.mount("pathns", "/mnt", "tmpfs", { data: "size=1m", in: ns }))
+    const [entry] = await at("/mnt", t.pid)
+    expect(entry).toMatchObject({ fstype: "tmpfs", source: "pathns" })
+    expect(entry?.superOptions).toContain("size=1024k")
+    expect(await at("/mnt")).toHaveLength(0)
+    await run(Mount.umount("/mnt", { in: ns }))
+    expect(await at("/mnt", t.pid)).toHaveLength(0)
+  })
+
+  it("proc mounted into an unshare -m -p -f process shows only its pids", async () => {
+    const t = await target(() => pidNamespaceTarget())
+    await run(Mount.mount("proc", "/proc", "proc", { in: { pid: t.pid } }))
+    const listing = execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/proc"], { encoding: "utf8" })
+    const pids = listing.split("\n").filter((name) => /^[0-9]+$/.test(name))
+    expect(pids).toEqual(["1"])
+    await run(Mount.umount("/proc", { flags: ["detach"], in: { pid: t.pid } }))
+  })
+
+  it("the pivot_root ritual leaves the rootfs as / and the old root gone", async () => {
+    const t = await target(() => mountNamespaceTarget())
+    const rootfs = dir("pivot", "rootfs")
+    mkdirSync(`${rootfs}/old_root`)
+    writeFileSync(`${rootfs}/ROOTFS-MARKER`, "")
+    const inT = { in: { pid: t.pid } }
+    await run(Mount.makePrivate("/", { recursive: true, ...inT }))
+    await run(Mount.bind(rootfs, rootfs, inT))
+    await run(Mount.pivotRoot(rootfs, `${rootfs}/old_root`, inT))
+    await run(Mount.umount("/old_root", { flags: ["detach"], ...inT }))
+    const mounts = await table(t.pid)
+    expect(mounts.map((m) => m.mountPoint)).toEqual(["/"])
+    expect(mounts[0]?.root).toBe("/pivot/rootfs")
+    // The process's root moved with the pivot: /proc/<pid>/root shows the rootfs.
+    expect(existsSync(`/proc/${t.pid}/root/ROOTFS-MARKER`)).toBe(true)
+    // Ours did not move.
+    expect(existsSync("/ROOTFS-MARKER")).toBe(false)
+    expect(process.cwd()).not.toContain("rootfs")
+  })
+
+  it("create: true makes the placeholder on a fresh /dev tmpfs, then binds /dev/null onto it", async () => {
+    const t = await target(() => mountNamespaceTarget())
+    const inT = { in: { pid: t.pid } }
+    const dev = dir("container", "dev")
+    await run(Mount.mount("tmpfs", dev, "tmpfs", { flags: ["nosuid"], data: "mode=755", ...inT }))
+    await run(Mount.bind("/dev/null", `${dev}/null`, { create: true, ...inT }))
+    const out = execFileSync(
+      "nsenter",
+      ["-t", String(t.pid), "-m", "sh", "-c", `echo gone > ${dev}/null && stat -c %t:%T ${dev}/null`],
+      { encoding: "utf8" },
+    )
+    expect(out.trim()).toBe("1:3")
+    // The placeholder was made in the target's tmpfs, not in ours.
+    expect(existsSync(`${dev}/null`)).toBe(false)
+    await run(Mount.umount(dev, { flags: ["detach"], ...inT }))
+  })
+
+  it("umount of a busy mount: EBUSY, then detach succeeds", async () => {
+    const busy = dir("busy")
+    execFileSync("mount", ["-t", "tmpfs", "busy", busy])
+    const holder = spawn("sleep", ["600"], { cwd: busy, stdio: "ignore" })
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      const error = await failure(Mount.umount(busy))
+      expect(error).toMatchObject({ operation: "umount", code: "EBUSY", path: busy })
+      await run(Mount.umount(busy, { flags: ["detach"] }))
+      expect(await at(busy)).toHaveLength(0)
+    } finally {
+      holder.kill("SIGKILL")
+    }
+  })
+
+  describe("errors", () => {
+    it("a dead pid fails at open_ns with ENOENT and the namespace file as path", async () => {
+      const error = await failure(Mount.mount("proc", "/proc", "proc", { in: { pid: 4_000_000 } }))
+      expect(error).toMatchObject({
+        _tag: "MountError",
+        operation: "open_ns",
+        path: "/proc/4000000/ns/mnt",
+        code: "ENOENT",
+        errno: 2,
+      })
+      expect(error.message).toContain("/proc/4000000/ns/mnt")
+    })
+
+    it('pivotRoot("/nope", "/nope/old") fails at chdir with ENOENT', async () => {
+      const error = await failure(Mount.pivotRoot("/nope", "/nope/old"))
+      expect(error).toMatchObject({ operation: "chdir", path: "/nope", code: "ENOENT", errno: 2 })
+    })
+
+    it("an unknown filesystem type is ENODEV", async () => {
+      const point = dir("enodev")
+      const error = await failure(Mount.mount("x", point, "no-such-fs"))
+      expect(error).toMatchObject({ operation: "mount", path: point, code: "ENODEV", errno: 19 })
+    })
+
+    it("a namespace file that is not a mount namespace is refused at open_ns", async () => {
+      const net = await failure(Mount.mount("x", "/mnt", "tmpfs", { in: { path: "/proc/self/ns/net" } }))
+      expect(net).toMatchObject({ operation: "open_ns", code: "EINVAL", path: "/proc/self/ns/net" })
+      const plain = `${dir("notns")}/file`
+      writeFileSync(plain, "")
+      const file = await failure(Mount.mount("x", "/mnt", "tmpfs", { in: { path: plain } }))
+      expect(file).toMatchObject({ operation: "open_ns", code: "EINVAL", path: plain })
+    })
+
+    it("a read-only bind whose follow-up remount fails is undone (operation remount)", async () => {
+      // In a user namespace the copied mounts have their atime flags locked, so asking for
+      // strictatime on the bind of a relatime mount makes the follow-up remount fail (EPERM)
+      // after the bind itself succeeded.
+      const t = await target(() => mountNamespaceTarget(["sleep", "600"], ["--user", "--map-root-user"]))
+      const src = dir("undo", "src")
+      const dst = dir("undo", "dst")
+      const before = await table(t.pid)
+      const error = await failure(Mount.bind(src, dst, { flags: ["ro", "strictatime"], in: { pid: t.pid } }))
+      expect(error).toMatchObject({ _tag: "MountError", operation: "remount", code: "EPERM", path: dst })
+      expect(await table(t.pid)).toEqual(before)
+    })
+
+    const invalid: ReadonlyArray<readonly [string, () => Effect.Effect<void, unknown, Mounter>, string]> = [
+      ["unknown flag", () => Mount.bind("/tmp", "/mnt", { flags: ["bogus" as never] }), "flags"],
+      ["umount flag on bind", () => Mount.bind("/tmp", "/mnt", { flags: ["detach" as never] }), "flags"],
+      ["propagation flag on remount", () => Mount.remount("/mnt", { flags: ["private"] }), "flags"],
+      ["malformed in", () => Mount.bind("/tmp", "/mnt", { in: { pid: -1 } }), "in"],
+      ["in with two keys", () => Mount.bind("/tmp", "/mnt", { in: { pid: 1, path: "/x" } as never }), "in"],
+      ["NUL byte in target", () => Mount.bind("/tmp", "/mn\0t"), "target"],
+      ["NUL byte in data", () => Mount.mount("x", "/mnt", "tmpfs", { data: "size=1m\0" }), "data"],
+      ["empty target", () => Mount.umount(""), "target"],
+      ["relative path with a foreign in", () => Mount.umount("mnt", { in: { pid: 1 } }), "target"],
+      ["non-string path", () => Mount.bind(42 as never, "/mnt"), "source"],
+      ["data over a page", () => Mount.mount("x", "/mnt", "tmpfs", { data: "x".repeat(5000) }), "data"],
+      ["unknown option", () => Mount.umount("/mnt", { lazy: true } as never), "lazy"],
+    ]
+    it.each(invalid)("%s → InvalidArgument, nothing mounted", async (_, call, argument) => {
+      const before = await table()
+      const error = await failure(call())
+      expect(error).toMatchObject({ _tag: "InvalidArgument", argument })
+      expect(await table()).toEqual(before)
+    })
+  })
+})
