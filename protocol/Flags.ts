@@ -85,7 +85,12 @@ export const perMountFlags: ReadonlyArray<MountFlag> = [
  * @since 0.1.0
  * @category flags
  */
-export const propagationFlags: ReadonlyArray<MountFlag> = ["private", "shared", "slave", "unbindable"]
+export const propagationFlags: ReadonlyArray<MountFlag> = [
+  "private",
+  "shared",
+  "slave",
+  "unbindable",
+]
 
 /**
  * Prints a flag word symbolically, `MS_BIND|MS_REC`, for messages a person can act on.

@@ -28,11 +28,11 @@ import { type MountFlag, perMountFlags, type UmountFlag } from "../protocol/Flag
 import type { Namespace } from "../protocol/Request.js"
 import type { InvalidArgument } from "./InvalidArgument.js"
 import * as Arguments from "./internal/arguments.js"
-import { Mounter } from "./Mounter.js"
 import type { MountError } from "./MountError.js"
+import { Mounter } from "./Mounter.js"
 
-export { type ListTarget, list } from "./internal/list.js"
 export type { MountFlag, UmountFlag } from "../protocol/Flags.js"
+export { type ListTarget, list } from "./internal/list.js"
 
 /**
  * Which mount namespace an operation runs in: `"self"` (the default), the namespace of a
@@ -130,26 +130,35 @@ const remountFlags: ReadonlyArray<MountFlag> = [
  * @since 0.1.0
  * @category verbs
  */
-export const mount: (source: string, target: string, fstype: string, options?: MountOptions) => Result =
-  Effect.fn("Mount.mount")(function* (source: string, target: string, fstype: string, rawOptions?: MountOptions) {
-    const { options, ns } = yield* common(rawOptions, ["flags", "data", "create", "in"])
-    const sourceText = yield* Arguments.string("source", source)
-    const targetPath = yield* Arguments.path("target", target, ns)
-    const fstypeText = yield* Arguments.string("fstype", fstype)
-    const flags = yield* Arguments.mountFlags(options.flags, mountFlagsForMount, "mount")
-    return yield* submit({
-      _tag: "Mount",
-      source: sourceText,
-      target: targetPath,
-      fstype: fstypeText,
-      flags: flags.bits,
-      data: yield* Arguments.data(options.data),
-      create: yield* Arguments.boolean("create", options.create),
-      remountFlags: 0,
-      pidns: fstypeText === "proc" && ns._tag === "Pid",
-      in: ns,
-    })
+export const mount: (
+  source: string,
+  target: string,
+  fstype: string,
+  options?: MountOptions,
+) => Result = Effect.fn("Mount.mount")(function* (
+  source: string,
+  target: string,
+  fstype: string,
+  rawOptions?: MountOptions,
+) {
+  const { options, ns } = yield* common(rawOptions, ["flags", "data", "create", "in"])
+  const sourceText = yield* Arguments.string("source", source)
+  const targetPath = yield* Arguments.path("target", target, ns)
+  const fstypeText = yield* Arguments.string("fstype", fstype)
+  const flags = yield* Arguments.mountFlags(options.flags, mountFlagsForMount, "mount")
+  return yield* submit({
+    _tag: "Mount",
+    source: sourceText,
+    target: targetPath,
+    fstype: fstypeText,
+    flags: flags.bits,
+    data: yield* Arguments.data(options.data),
+    create: yield* Arguments.boolean("create", options.create),
+    remountFlags: 0,
+    pidns: fstypeText === "proc" && ns._tag === "Pid",
+    in: ns,
   })
+})
 
 /**
  * Makes `source` visible at `target` too — a bind mount (`mount --bind`). With
@@ -191,44 +200,19 @@ export const bind: (source: string, target: string, options?: MountOptions) => R
  * @since 0.1.0
  * @category verbs
  */
-export const remount: (target: string, options?: RemountOptions) => Result = Effect.fn("Mount.remount")(
-  function* (target: string, rawOptions?: RemountOptions) {
-    const { options, ns } = yield* common(rawOptions, ["flags", "data", "in"])
-    const targetPath = yield* Arguments.path("target", target, ns)
-    const flags = yield* Arguments.mountFlags(options.flags, remountFlags, "remount")
-    return yield* submit({
-      _tag: "Mount",
-      source: "",
-      target: targetPath,
-      fstype: "",
-      flags: (Arguments.mountBits(["remount"]) | flags.bits) >>> 0,
-      data: yield* Arguments.data(options.data),
-      create: false,
-      remountFlags: 0,
-      pidns: false,
-      in: ns,
-    })
-  },
-)
-
-/**
- * Moves the mount at `source` to `target` atomically (`mount --move`). The kernel refuses
- * (`EINVAL`) when the mount or a parent involved has shared propagation.
- *
- * @since 0.1.0
- * @category verbs
- */
-export const move: (source: string, target: string, options?: NamespaceOptions) => Result = Effect.fn(
-  "Mount.move",
-)(function* (source: string, target: string, rawOptions?: NamespaceOptions) {
-  const { ns } = yield* common(rawOptions, ["in"])
+export const remount: (target: string, options?: RemountOptions) => Result = Effect.fn(
+  "Mount.remount",
+)(function* (target: string, rawOptions?: RemountOptions) {
+  const { options, ns } = yield* common(rawOptions, ["flags", "data", "in"])
+  const targetPath = yield* Arguments.path("target", target, ns)
+  const flags = yield* Arguments.mountFlags(options.flags, remountFlags, "remount")
   return yield* submit({
     _tag: "Mount",
-    source: yield* Arguments.path("source", source, ns),
-    target: yield* Arguments.path("target", target, ns),
+    source: "",
+    target: targetPath,
     fstype: "",
-    flags: Arguments.mountBits(["move"]),
-    data: "",
+    flags: (Arguments.mountBits(["remount"]) | flags.bits) >>> 0,
+    data: yield* Arguments.data(options.data),
     create: false,
     remountFlags: 0,
     pidns: false,
@@ -237,23 +221,51 @@ export const move: (source: string, target: string, options?: NamespaceOptions) 
 })
 
 /**
+ * Moves the mount at `source` to `target` atomically (`mount --move`). The kernel refuses
+ * (`EINVAL`) when the mount or a parent involved has shared propagation.
+ *
+ * @since 0.1.0
+ * @category verbs
+ */
+export const move: (source: string, target: string, options?: NamespaceOptions) => Result =
+  Effect.fn("Mount.move")(function* (
+    source: string,
+    target: string,
+    rawOptions?: NamespaceOptions,
+  ) {
+    const { ns } = yield* common(rawOptions, ["in"])
+    return yield* submit({
+      _tag: "Mount",
+      source: yield* Arguments.path("source", source, ns),
+      target: yield* Arguments.path("target", target, ns),
+      fstype: "",
+      flags: Arguments.mountBits(["move"]),
+      data: "",
+      create: false,
+      remountFlags: 0,
+      pidns: false,
+      in: ns,
+    })
+  })
+
+/**
  * Unmounts the filesystem at `target` — umount2(2). `flags`: `detach` (lazy), `force`,
  * `expire`, `no_follow`.
  *
  * @since 0.1.0
  * @category verbs
  */
-export const umount: (target: string, options?: UmountOptions) => Result = Effect.fn("Mount.umount")(
-  function* (target: string, rawOptions?: UmountOptions) {
-    const { options, ns } = yield* common(rawOptions, ["flags", "in"])
-    return yield* submit({
-      _tag: "Umount",
-      target: yield* Arguments.path("target", target, ns),
-      flags: yield* Arguments.umountFlags(options.flags),
-      in: ns,
-    })
-  },
-)
+export const umount: (target: string, options?: UmountOptions) => Result = Effect.fn(
+  "Mount.umount",
+)(function* (target: string, rawOptions?: UmountOptions) {
+  const { options, ns } = yield* common(rawOptions, ["flags", "in"])
+  return yield* submit({
+    _tag: "Umount",
+    target: yield* Arguments.path("target", target, ns),
+    flags: yield* Arguments.umountFlags(options.flags),
+    in: ns,
+  })
+})
 
 /**
  * Makes `newRoot` the root of the mount namespace and puts the old root at `putOld` —
@@ -263,17 +275,20 @@ export const umount: (target: string, options?: UmountOptions) => Result = Effec
  * @since 0.1.0
  * @category verbs
  */
-export const pivotRoot: (newRoot: string, putOld: string, options?: NamespaceOptions) => Result = Effect.fn(
-  "Mount.pivotRoot",
-)(function* (newRoot: string, putOld: string, rawOptions?: NamespaceOptions) {
-  const { ns } = yield* common(rawOptions, ["in"])
-  return yield* submit({
-    _tag: "PivotRoot",
-    newRoot: yield* Arguments.path("newRoot", newRoot, ns),
-    putOld: yield* Arguments.path("putOld", putOld, ns),
-    in: ns,
+export const pivotRoot: (newRoot: string, putOld: string, options?: NamespaceOptions) => Result =
+  Effect.fn("Mount.pivotRoot")(function* (
+    newRoot: string,
+    putOld: string,
+    rawOptions?: NamespaceOptions,
+  ) {
+    const { ns } = yield* common(rawOptions, ["in"])
+    return yield* submit({
+      _tag: "PivotRoot",
+      newRoot: yield* Arguments.path("newRoot", newRoot, ns),
+      putOld: yield* Arguments.path("putOld", putOld, ns),
+      in: ns,
+    })
   })
-})
 
 const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
   Effect.fn(`Mount.make${kind[0]!.toUpperCase()}${kind.slice(1)}`)(function* (

@@ -8,8 +8,9 @@
  *
  * @since 0.1.0
  */
-import * as Schema from "effect/Schema"
+
 import { getSystemErrorName } from "node:util"
+import * as Schema from "effect/Schema"
 
 /**
  * Every stage an operation can fail at.
@@ -60,7 +61,8 @@ const advice: Partial<Record<string, string>> = {
   ENOENT: "no such file or directory",
   ENOTDIR: "a path component is not a directory",
   EBUSY: "the target is busy or already mounted",
-  EINVAL: "the kernel refused the combination (not a mount point, shared propagation, or bad flags)",
+  EINVAL:
+    "the kernel refused the combination (not a mount point, shared propagation, or bad flags)",
   ENODEV: "unknown filesystem type",
   EROFS: "read-only filesystem",
   ENAMETOOLONG: "path too long",

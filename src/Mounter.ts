@@ -9,10 +9,11 @@
  *
  * @since 0.1.0
  */
+
+import { availableParallelism } from "node:os"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { availableParallelism } from "node:os"
 import { Piscina } from "piscina"
 import { decodeReplies } from "../protocol/Reply.js"
 import type { Request } from "../protocol/Request.js"
@@ -91,7 +92,8 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   let flushScheduled = false
 
   const lost = (batch: ReadonlyArray<Pending>): void => {
-    for (const { request, resume } of batch) resume(Effect.fail(failure(request, "worker", ECANCELED)))
+    for (const { request, resume } of batch)
+      resume(Effect.fail(failure(request, "worker", ECANCELED)))
   }
 
   const settle = (batch: ReadonlyArray<Pending>, raw: unknown): void => {
@@ -99,7 +101,8 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
     try {
       replies = decodeReplies(raw)
     } catch {
-      return lost(batch)
+      lost(batch)
+      return
     }
     batch.forEach(({ request, resume }, i) => {
       const reply = replies[i]

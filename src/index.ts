@@ -8,5 +8,5 @@
 export { InvalidArgument } from "./InvalidArgument.js"
 export * as Mount from "./Mount.js"
 export { MountEntry, type Propagation } from "./MountEntry.js"
-export { Mounter, type MounterOptions } from "./Mounter.js"
 export { MountError, type Stage } from "./MountError.js"
+export { Mounter, type MounterOptions } from "./Mounter.js"

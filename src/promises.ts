@@ -19,8 +19,8 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import type { InvalidArgument } from "./InvalidArgument.js"
 import * as Mount from "./Mount.js"
 import type { MountEntry } from "./MountEntry.js"
-import { Mounter } from "./Mounter.js"
 import type { MountError } from "./MountError.js"
+import { Mounter } from "./Mounter.js"
 
 type Runtime = ManagedRuntime.ManagedRuntime<Mounter, InvalidArgument>
 
@@ -43,8 +43,12 @@ export const list = (target?: Mount.ListTarget): Promise<ReadonlyArray<MountEntr
   run(Mount.list(target))
 
 /** @since 0.1.0 */
-export const mount = (source: string, target: string, fstype: string, options?: Mount.MountOptions): Promise<void> =>
-  run(Mount.mount(source, target, fstype, options))
+export const mount = (
+  source: string,
+  target: string,
+  fstype: string,
+  options?: Mount.MountOptions,
+): Promise<void> => run(Mount.mount(source, target, fstype, options))
 
 /** @since 0.1.0 */
 export const bind = (source: string, target: string, options?: Mount.MountOptions): Promise<void> =>
@@ -55,16 +59,22 @@ export const remount = (target: string, options?: Mount.RemountOptions): Promise
   run(Mount.remount(target, options))
 
 /** @since 0.1.0 */
-export const move = (source: string, target: string, options?: Mount.NamespaceOptions): Promise<void> =>
-  run(Mount.move(source, target, options))
+export const move = (
+  source: string,
+  target: string,
+  options?: Mount.NamespaceOptions,
+): Promise<void> => run(Mount.move(source, target, options))
 
 /** @since 0.1.0 */
 export const umount = (target: string, options?: Mount.UmountOptions): Promise<void> =>
   run(Mount.umount(target, options))
 
 /** @since 0.1.0 */
-export const pivotRoot = (newRoot: string, putOld: string, options?: Mount.NamespaceOptions): Promise<void> =>
-  run(Mount.pivotRoot(newRoot, putOld, options))
+export const pivotRoot = (
+  newRoot: string,
+  putOld: string,
+  options?: Mount.NamespaceOptions,
+): Promise<void> => run(Mount.pivotRoot(newRoot, putOld, options))
 
 /** @since 0.1.0 */
 export const makePrivate = (target: string, options?: Mount.PropagationOptions): Promise<void> =>

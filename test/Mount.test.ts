@@ -3,11 +3,12 @@
  * example is a test, checked with what the kernel shows (/proc/…/mountinfo, file access),
  * not with what the code believes. Runs inside the private mount namespace of test/run.mjs.
  */
-import * as Effect from "effect/Effect"
-import * as ManagedRuntime from "effect/ManagedRuntime"
-import { Mount, Mounter, type MountEntry } from "linx-mount"
+
 import { execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import { Mount, type MountEntry, Mounter } from "linx-mount"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
 import { mountNamespaceTarget, pidNamespaceTarget, type Target } from "./support/targets.js"
@@ -18,7 +19,8 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
   const targets: Array<Target> = []
 
   const run = <A, E>(effect: Effect.Effect<A, E, Mounter>) => runtime.runPromise(effect)
-  const failure = <A, E>(effect: Effect.Effect<A, E, Mounter>) => runtime.runPromise(Effect.flip(effect))
+  const failure = <A, E>(effect: Effect.Effect<A, E, Mounter>) =>
+    runtime.runPromise(Effect.flip(effect))
   const table = (pid?: number): Promise<ReadonlyArray<MountEntry>> =>
     run(pid === undefined ? Mount.list() : Mount.list({ pid }))
   const at = async (mountPoint: string, pid?: number) =>
@@ -79,7 +81,9 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     const dst = dir("ro", "dst")
     await run(Mount.bind(src, dst))
     await run(Mount.remount(dst, { flags: ["bind", "ro"] }))
-    expect(() => writeFileSync(`${dst}/foo`, "")).toThrow(expect.objectContaining({ code: "EROFS" }))
+    expect(() => writeFileSync(`${dst}/foo`, "")).toThrow(
+      expect.objectContaining({ code: "EROFS" }),
+    )
     writeFileSync(`${src}/foo`, "")
     expect((await at(dst))[0]?.mountOptions.split(",")).toContain("ro")
     await run(Mount.umount(dst))
@@ -91,12 +95,14 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     await run(Mount.bind(src, dst, { flags: ["ro", "nosuid"] }))
     const [entry] = await at(dst)
     expect(entry?.mountOptions.split(",")).toEqual(expect.arrayContaining(["ro", "nosuid"]))
-    expect(() => writeFileSync(`${dst}/foo`, "")).toThrow(expect.objectContaining({ code: "EROFS" }))
+    expect(() => writeFileSync(`${dst}/foo`, "")).toThrow(
+      expect.objectContaining({ code: "EROFS" }),
+    )
     writeFileSync(`${src}/foo`, "")
     await run(Mount.umount(dst))
   })
 
-  it("propagation changes through mount(\"\", target, \"\", { flags }) and the named helpers", async () => {
+  it('propagation changes through mount("", target, "", { flags }) and the named helpers', async () => {
     const point = dir("prop")
     execFileSync("mount", ["-t", "tmpfs", "prop", point])
     await run(Mount.mount("", point, "", { flags: ["shared"] }))
@@ -139,7 +145,12 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     mkdirSync(`${shared}/b`)
     await run(Mount.bind(src, `${shared}/a`))
     const error = await failure(Mount.move(`${shared}/a`, `${shared}/b`))
-    expect(error).toMatchObject({ _tag: "MountError", operation: "mount", code: "EINVAL", errno: 22 })
+    expect(error).toMatchObject({
+      _tag: "MountError",
+      operation: "mount",
+      code: "EINVAL",
+      errno: 22,
+    })
     execFileSync("umount", ["--recursive", shared])
   })
 
@@ -150,9 +161,9 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     await run(Mount.bind(src, "/mnt", { in: { pid: t.pid } }))
     expect((await at("/mnt", t.pid))[0]?.root).toBe("/hot/src")
     expect(await at("/mnt")).toHaveLength(0)
-    expect(execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/mnt"], { encoding: "utf8" })).toContain(
-      "volume-marker",
-    )
+    expect(
+      execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/mnt"], { encoding: "utf8" }),
+    ).toContain("volume-marker")
     await run(Mount.umount("/mnt", { in: { pid: t.pid } }))
     expect(await at("/mnt", t.pid)).toHaveLength(0)
   })
@@ -172,7 +183,9 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
   it("proc mounted into an unshare -m -p -f process shows only its pids", async () => {
     const t = await target(() => pidNamespaceTarget())
     await run(Mount.mount("proc", "/proc", "proc", { in: { pid: t.pid } }))
-    const listing = execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/proc"], { encoding: "utf8" })
+    const listing = execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/proc"], {
+      encoding: "utf8",
+    })
     const pids = listing.split("\n").filter((name) => /^[0-9]+$/.test(name))
     expect(pids).toEqual(["1"])
     await run(Mount.umount("/proc", { flags: ["detach"], in: { pid: t.pid } }))
@@ -206,7 +219,14 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     await run(Mount.bind("/dev/null", `${dev}/null`, { create: true, ...inT }))
     const out = execFileSync(
       "nsenter",
-      ["-t", String(t.pid), "-m", "sh", "-c", `echo gone > ${dev}/null && stat -c %t:%T ${dev}/null`],
+      [
+        "-t",
+        String(t.pid),
+        "-m",
+        "sh",
+        "-c",
+        `echo gone > ${dev}/null && stat -c %t:%T ${dev}/null`,
+      ],
       { encoding: "utf8" },
     )
     expect(out.trim()).toBe("1:3")
@@ -255,7 +275,9 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     })
 
     it("a namespace file that is not a mount namespace is refused at open_ns", async () => {
-      const net = await failure(Mount.mount("x", "/mnt", "tmpfs", { in: { path: "/proc/self/ns/net" } }))
+      const net = await failure(
+        Mount.mount("x", "/mnt", "tmpfs", { in: { path: "/proc/self/ns/net" } }),
+      )
       expect(net).toMatchObject({ operation: "open_ns", code: "EINVAL", path: "/proc/self/ns/net" })
       const plain = `${dir("notns")}/file`
       writeFileSync(plain, "")
@@ -267,27 +289,50 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
       // In a user namespace the copied mounts have their atime flags locked, so asking for
       // strictatime on the bind of a relatime mount makes the follow-up remount fail (EPERM)
       // after the bind itself succeeded.
-      const t = await target(() => mountNamespaceTarget(["sleep", "600"], ["--user", "--map-root-user"]))
+      const t = await target(() =>
+        mountNamespaceTarget(["sleep", "600"], ["--user", "--map-root-user"]),
+      )
       const src = dir("undo", "src")
       const dst = dir("undo", "dst")
       const before = await table(t.pid)
-      const error = await failure(Mount.bind(src, dst, { flags: ["ro", "strictatime"], in: { pid: t.pid } }))
-      expect(error).toMatchObject({ _tag: "MountError", operation: "remount", code: "EPERM", path: dst })
+      const error = await failure(
+        Mount.bind(src, dst, { flags: ["ro", "strictatime"], in: { pid: t.pid } }),
+      )
+      expect(error).toMatchObject({
+        _tag: "MountError",
+        operation: "remount",
+        code: "EPERM",
+        path: dst,
+      })
       expect(await table(t.pid)).toEqual(before)
     })
 
-    const invalid: ReadonlyArray<readonly [string, () => Effect.Effect<void, unknown, Mounter>, string]> = [
+    const invalid: ReadonlyArray<
+      readonly [string, () => Effect.Effect<void, unknown, Mounter>, string]
+    > = [
       ["unknown flag", () => Mount.bind("/tmp", "/mnt", { flags: ["bogus" as never] }), "flags"],
-      ["umount flag on bind", () => Mount.bind("/tmp", "/mnt", { flags: ["detach" as never] }), "flags"],
+      [
+        "umount flag on bind",
+        () => Mount.bind("/tmp", "/mnt", { flags: ["detach" as never] }),
+        "flags",
+      ],
       ["propagation flag on remount", () => Mount.remount("/mnt", { flags: ["private"] }), "flags"],
       ["malformed in", () => Mount.bind("/tmp", "/mnt", { in: { pid: -1 } }), "in"],
-      ["in with two keys", () => Mount.bind("/tmp", "/mnt", { in: { pid: 1, path: "/x" } as never }), "in"],
+      [
+        "in with two keys",
+        () => Mount.bind("/tmp", "/mnt", { in: { pid: 1, path: "/x" } as never }),
+        "in",
+      ],
       ["NUL byte in target", () => Mount.bind("/tmp", "/mn\0t"), "target"],
       ["NUL byte in data", () => Mount.mount("x", "/mnt", "tmpfs", { data: "size=1m\0" }), "data"],
       ["empty target", () => Mount.umount(""), "target"],
       ["relative path with a foreign in", () => Mount.umount("mnt", { in: { pid: 1 } }), "target"],
       ["non-string path", () => Mount.bind(42 as never, "/mnt"), "source"],
-      ["data over a page", () => Mount.mount("x", "/mnt", "tmpfs", { data: "x".repeat(5000) }), "data"],
+      [
+        "data over a page",
+        () => Mount.mount("x", "/mnt", "tmpfs", { data: "x".repeat(5000) }),
+        "data",
+      ],
       ["unknown option", () => Mount.umount("/mnt", { lazy: true } as never), "lazy"],
     ]
     it.each(invalid)("%s → InvalidArgument, nothing mounted", async (_, call, argument) => {

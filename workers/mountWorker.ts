@@ -3,8 +3,9 @@
  * (one hand-off to the private native thread when any request needs it), and encodes one
  * reply per request. It never throws a kernel failure: those are replies.
  */
-import { decodeBatch, type Request } from "../protocol/Request.js"
+
 import type { Reply } from "../protocol/Reply.js"
+import { decodeBatch, type Request } from "../protocol/Request.js"
 import { type NativeOp, native } from "../src/internal/native.js"
 
 const nsFields = (ns: Request["in"]): Pick<NativeOp, "ns" | "pid" | "nsPath"> => {
@@ -46,6 +47,8 @@ export default function runBatch(message: unknown): ReadonlyArray<Reply> {
   const requests = decodeBatch(message)
   const outcomes = native().run(requests.map(toNative))
   return outcomes.map((failure) =>
-    failure === null ? done : ({ _tag: "Failed", stage: failure.stage, errno: failure.errno } as Reply),
+    failure === null
+      ? done
+      : ({ _tag: "Failed", stage: failure.stage, errno: failure.errno } as Reply),
   )
 }

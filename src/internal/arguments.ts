@@ -2,9 +2,10 @@
  * Validation and normalisation of the public verbs' arguments, on the main thread, before
  * anything is dispatched: a call that fails here has touched nothing.
  */
+
+import { isAbsolute, resolve } from "node:path"
 import * as Effect from "effect/Effect"
 import * as Predicate from "effect/Predicate"
-import { isAbsolute, resolve } from "node:path"
 import {
   type MountFlag,
   mountFlagConstants,
@@ -27,8 +28,12 @@ const invalid = (argument: string, value: unknown, reason: string) =>
   Effect.fail(new InvalidArgument({ argument, value, reason }))
 
 /** A string free of NUL bytes (the kernel would cut it short there). */
-export const string = (argument: string, value: unknown): Effect.Effect<string, InvalidArgument> => {
-  if (!Predicate.isString(value)) return invalid(argument, value, `must be a string, got ${describe(value)}`)
+export const string = (
+  argument: string,
+  value: unknown,
+): Effect.Effect<string, InvalidArgument> => {
+  if (!Predicate.isString(value))
+    return invalid(argument, value, `must be a string, got ${describe(value)}`)
   if (value.includes("\0")) return invalid(argument, value, "must not contain a NUL byte")
   return Effect.succeed(value)
 }
@@ -76,7 +81,9 @@ export const namespace = (value: unknown): Effect.Effect<Request.Namespace, Inva
 }
 
 /** The options object itself: absent, or a plain object. */
-export const options = (value: unknown): Effect.Effect<Record<string, unknown>, InvalidArgument> => {
+export const options = (
+  value: unknown,
+): Effect.Effect<Record<string, unknown>, InvalidArgument> => {
   if (value === undefined) return Effect.succeed({})
   if (!Predicate.isObject(value) || Array.isArray(value)) {
     return invalid("options", value, `must be an object, got ${describe(value)}`)
@@ -92,10 +99,15 @@ const flagList = <Name extends string>(
   verb: string,
 ): Effect.Effect<ReadonlyArray<Name>, InvalidArgument> => {
   if (value === undefined) return Effect.succeed([])
-  if (!Array.isArray(value)) return invalid("flags", value, `must be an array of flag names, got ${describe(value)}`)
+  if (!Array.isArray(value))
+    return invalid("flags", value, `must be an array of flag names, got ${describe(value)}`)
   for (const flag of value) {
     if (!Predicate.isString(flag) || !Object.hasOwn(table, flag)) {
-      return invalid("flags", value, `unknown flag ${JSON.stringify(flag)}; known: ${Object.keys(table).join(" ")}`)
+      return invalid(
+        "flags",
+        value,
+        `unknown flag ${JSON.stringify(flag)}; known: ${Object.keys(table).join(" ")}`,
+      )
     }
     if (!allowed.includes(flag as Name)) {
       return invalid("flags", value, `flag "${flag}" does not apply to ${verb}`)
@@ -112,7 +124,8 @@ const orFlags = (names: ReadonlyArray<string>, table: Readonly<Record<string, st
 }
 
 /** The OR of the named mount flags' constants. */
-export const mountBits = (names: ReadonlyArray<MountFlag>): number => orFlags(names, mountFlagConstants)
+export const mountBits = (names: ReadonlyArray<MountFlag>): number =>
+  orFlags(names, mountFlagConstants)
 
 export const allMountFlags = Object.keys(mountFlagConstants) as ReadonlyArray<MountFlag>
 export const allUmountFlags = Object.keys(umountFlagConstants) as ReadonlyArray<UmountFlag>
@@ -140,7 +153,8 @@ export const data = (value: unknown) => {
 
 export const boolean = (argument: string, value: unknown) => {
   if (value === undefined) return Effect.succeed(false)
-  if (!Predicate.isBoolean(value)) return invalid(argument, value, `must be a boolean, got ${describe(value)}`)
+  if (!Predicate.isBoolean(value))
+    return invalid(argument, value, `must be a boolean, got ${describe(value)}`)
   return Effect.succeed(value)
 }
 
@@ -154,7 +168,8 @@ export const perMountBits = (names: ReadonlyArray<MountFlag>): number =>
 /** Refuses option keys the verb does not know, so a typo is never silently ignored. */
 export const knownKeys = (value: Record<string, unknown>, known: ReadonlyArray<string>) => {
   for (const key of Object.keys(value)) {
-    if (!known.includes(key)) return invalid(key, value[key], `is not an option here; known: ${known.join(", ")}`)
+    if (!known.includes(key))
+      return invalid(key, value[key], `is not an option here; known: ${known.join(", ")}`)
   }
   return Effect.void
 }

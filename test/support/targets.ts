@@ -42,14 +42,19 @@ export async function mountNamespaceTarget(
   command: ReadonlyArray<string> = ["sleep", "600"],
   unshareFlags: ReadonlyArray<string> = [],
 ): Promise<Target> {
-  const child = spawn("unshare", ["--mount", "--propagation", "private", ...unshareFlags, "--", ...command], {
-    stdio: "ignore",
-  })
+  const child = spawn(
+    "unshare",
+    ["--mount", "--propagation", "private", ...unshareFlags, "--", ...command],
+    {
+      stdio: "ignore",
+    },
+  )
   const pid = started(child)
   const kill = () => child.kill("SIGKILL")
   try {
     await waitFor("the target's mount namespace", () =>
-      readlinkSync(`/proc/${pid}/ns/mnt`) !== ours("mnt") && readlinkSync(`/proc/${pid}/exe`) !== "/usr/bin/unshare"
+      readlinkSync(`/proc/${pid}/ns/mnt`) !== ours("mnt") &&
+      readlinkSync(`/proc/${pid}/exe`) !== "/usr/bin/unshare"
         ? true
         : undefined,
     )
@@ -65,9 +70,23 @@ export async function mountNamespaceTarget(
  * (`unshare -m -p -f --propagation private`); `pid` is its pid as we see it.
  */
 export async function pidNamespaceTarget(): Promise<Target> {
-  const child = spawn("unshare", ["--mount", "--pid", "--fork", "--kill-child", "--propagation", "private", "--", "sleep", "600"], {
-    stdio: "ignore",
-  })
+  const child = spawn(
+    "unshare",
+    [
+      "--mount",
+      "--pid",
+      "--fork",
+      "--kill-child",
+      "--propagation",
+      "private",
+      "--",
+      "sleep",
+      "600",
+    ],
+    {
+      stdio: "ignore",
+    },
+  )
   const outer = started(child)
   const kill = () => child.kill("SIGKILL")
   try {
@@ -75,7 +94,8 @@ export async function pidNamespaceTarget(): Promise<Target> {
       const children = readFileSync(`/proc/${outer}/task/${outer}/children`, "utf8").trim()
       if (children === "") return undefined
       const inner = Number(children.split(" ")[0])
-      return readlinkSync(`/proc/${inner}/ns/pid`) !== ours("pid") && readlinkSync(`/proc/${inner}/exe`).endsWith("sleep")
+      return readlinkSync(`/proc/${inner}/ns/pid`) !== ours("pid") &&
+        readlinkSync(`/proc/${inner}/exe`).endsWith("sleep")
         ? inner
         : undefined
     })

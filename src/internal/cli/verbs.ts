@@ -3,8 +3,9 @@
  * `-o` options where flag names become flags and everything else (`size=64M`) the data
  * string, `--pid N` / `--ns PATH` for another mount namespace.
  */
-import * as Effect from "effect/Effect"
+
 import { parseArgs } from "node:util"
+import * as Effect from "effect/Effect"
 import { type MountFlag, mountFlagConstants } from "../../../protocol/Flags.js"
 import * as Mount from "../../Mount.js"
 import { Mounter } from "../../Mounter.js"
@@ -22,9 +23,11 @@ Each takes --pid N (that process's mount namespace) or --ns PATH (a namespace fi
 class UsageError extends Error {}
 
 const namespaceOf = (values: { pid?: string | undefined; ns?: string | undefined }): Mount.In => {
-  if (values.pid !== undefined && values.ns !== undefined) throw new UsageError("--pid and --ns exclude each other")
+  if (values.pid !== undefined && values.ns !== undefined)
+    throw new UsageError("--pid and --ns exclude each other")
   if (values.pid !== undefined) {
-    if (!/^[0-9]+$/.test(values.pid)) throw new UsageError(`--pid wants a process id, got ${JSON.stringify(values.pid)}`)
+    if (!/^[0-9]+$/.test(values.pid))
+      throw new UsageError(`--pid wants a process id, got ${JSON.stringify(values.pid)}`)
     return { pid: Number(values.pid) }
   }
   if (values.ns !== undefined) return { path: values.ns }
@@ -33,7 +36,9 @@ const namespaceOf = (values: { pid?: string | undefined; ns?: string | undefined
 
 // -o as mount(8) reads it: known flag names are flags, "rw"/"defaults" are the defaults,
 // anything else goes to the filesystem as data.
-const splitOptions = (options: ReadonlyArray<string>): { flags: Array<MountFlag>; data: string | undefined } => {
+const splitOptions = (
+  options: ReadonlyArray<string>,
+): { flags: Array<MountFlag>; data: string | undefined } => {
   const flags: Array<MountFlag> = []
   const data: Array<string> = []
   for (const option of options.flatMap((o) => o.split(",")).filter((o) => o !== "")) {
@@ -49,7 +54,10 @@ const nsOptions = {
   ns: { type: "string" },
 } as const
 
-const positionals = (values: ReadonlyArray<string>, names: ReadonlyArray<string>): Array<string> => {
+const positionals = (
+  values: ReadonlyArray<string>,
+  names: ReadonlyArray<string>,
+): Array<string> => {
   if (values.length !== names.length) {
     throw new UsageError(`expected ${names.join(" ")}, got ${values.length} argument(s)`)
   }
@@ -60,9 +68,17 @@ const program = (
   command: string,
   argv: ReadonlyArray<string>,
 ): Effect.Effect<void, Mount.MountErrorOrInvalid, Mounter> | undefined => {
-  const parse = <O extends Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>>(
+  const parse = <
+    O extends Record<string, { type: "string" | "boolean"; short?: string; multiple?: boolean }>,
+  >(
     options: O,
-  ) => parseArgs({ args: [...argv], options: { ...options, ...nsOptions }, allowPositionals: true, strict: true })
+  ) =>
+    parseArgs({
+      args: [...argv],
+      options: { ...options, ...nsOptions },
+      allowPositionals: true,
+      strict: true,
+    })
   switch (command) {
     case "mount": {
       const { values, positionals: rest } = parse({
@@ -96,7 +112,9 @@ const program = (
       })
     }
     case "remount": {
-      const { values, positionals: rest } = parse({ options: { type: "string", short: "o", multiple: true } })
+      const { values, positionals: rest } = parse({
+        options: { type: "string", short: "o", multiple: true },
+      })
       const [target] = positionals(rest, ["TARGET"])
       const { flags, data } = splitOptions(values.options ?? [])
       return Mount.remount(target!, {
@@ -150,7 +168,18 @@ const program = (
 }
 
 export const isVerb = (command: string): boolean =>
-  ["mount", "bind", "remount", "move", "umount", "pivot-root", "make-private", "make-shared", "make-slave", "make-unbindable"].includes(command)
+  [
+    "mount",
+    "bind",
+    "remount",
+    "move",
+    "umount",
+    "pivot-root",
+    "make-private",
+    "make-shared",
+    "make-slave",
+    "make-unbindable",
+  ].includes(command)
 
 /**
  * Runs one mutating subcommand. Exit codes follow mount(8): 0 done, 1 bad usage or an
