@@ -55,19 +55,51 @@ export const Stage = Schema.Literals([
  */
 export type Stage = typeof Stage.Type
 
-const advice: Partial<Record<string, string>> = {
-  EPERM: "the caller lacks CAP_SYS_ADMIN in the namespace's user namespace",
+// What each stage was doing, for the message: "<doing> <path> failed: <code> (<meaning>)".
+const doing: Record<Stage, string> = {
+  read: "reading the mount table",
+  mount: "mount on",
+  umount: "umount of",
+  pivot_root: "pivot_root to",
+  remount: "the read-only remount of the new bind (the bind was undone) at",
+  undo: "the read-only remount of the new bind failed, and undoing the bind (still mounted!) at",
+  chdir: "chdir into the new root",
+  open_ns: "opening the mount namespace file",
+  unshare: "unshare(CLONE_FS) of the native thread, for",
+  setns: "entering the mount namespace",
+  thread: "starting the native thread, for",
+  create: "creating the placeholder file",
+  open_pidns: "opening the PID namespace file",
+  setns_pid: "entering the PID namespace",
+  pipe: "making the pipe to the mounting child, for",
+  fork: "starting the child that mounts in the PID namespace, for",
+  worker: "the worker thread died while handling the request, for",
+}
+
+const meaning: Partial<Record<string, string>> = {
+  EPERM: "operation not permitted: CAP_SYS_ADMIN is needed in the namespace's user namespace",
   EACCES: "permission denied",
   ENOENT: "no such file or directory",
   ENOTDIR: "a path component is not a directory",
-  EBUSY: "the target is busy or already mounted",
+  EBUSY: "busy: in use, or already mounted there",
   EINVAL:
-    "the kernel refused the combination (not a mount point, shared propagation, or bad flags)",
+    "invalid: not a mount point, shared propagation in the way, or flags the kernel refuses here",
   ENODEV: "unknown filesystem type",
   EROFS: "read-only filesystem",
   ENAMETOOLONG: "path too long",
   ELOOP: "too many symbolic links",
   ESRCH: "no such process",
+  ENOTBLK: "not a block device",
+  EMFILE: "too many open files",
+  ENOMEM: "out of memory",
+  ECANCELED: "the request's outcome is unknown; check the mount table",
+}
+
+const hints: Partial<Record<string, string>> = {
+  "open_ns:ENOENT": "has the process exited?",
+  "open_ns:EINVAL": "the file is not a mount namespace (nsfs) file",
+  "open_pidns:EINVAL": "the file is not a PID namespace (nsfs) file",
+  "setns:EPERM": "entering needs CAP_SYS_ADMIN in the namespace's user namespace",
 }
 
 /**
@@ -91,8 +123,10 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   }
 
   override get message(): string {
-    const hint = advice[this.code]
-    return `${this.operation} ${JSON.stringify(this.path)} failed: ${this.code}${hint ? ` (${hint})` : ""}`
+    const known = meaning[this.code]
+    const hint = hints[`${this.operation}:${this.code}`]
+    const detail = [known, hint].filter((part) => part !== undefined).join("; ")
+    return `${this.operation}: ${doing[this.operation]} ${JSON.stringify(this.path)} failed: ${this.code}${detail ? ` (${detail})` : ""}`
   }
 }
 
