@@ -111,6 +111,11 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   path: Schema.String,
   code: Schema.String,
   errno: Schema.Number,
+  /**
+   * The source of a failed mount(2), when there was one: an ENOENT may be about it rather
+   * than about `path`, and the kernel does not say which.
+   */
+  source: Schema.optional(Schema.String),
 }) {
   /**
    * Builds a `MountError` from a stage, a path and an errno number, naming the errno as
@@ -118,15 +123,21 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
    *
    * @since 0.1.0
    */
-  static fromErrno(operation: Stage, path: string, errno: number): MountError {
-    return new MountError({ operation, path, code: errnoName(errno), errno })
+  static fromErrno(operation: Stage, path: string, errno: number, source?: string): MountError {
+    const code = errnoName(errno)
+    return new MountError(
+      source === undefined
+        ? { operation, path, code, errno }
+        : { operation, path, code, errno, source },
+    )
   }
 
   override get message(): string {
     const known = meaning[this.code]
     const hint = hints[`${this.operation}:${this.code}`]
     const detail = [known, hint].filter((part) => part !== undefined).join("; ")
-    return `${this.operation}: ${doing[this.operation]} ${JSON.stringify(this.path)} failed: ${this.code}${detail ? ` (${detail})` : ""}`
+    const from = this.source === undefined ? "" : ` (source ${JSON.stringify(this.source)})`
+    return `${this.operation}: ${doing[this.operation]} ${JSON.stringify(this.path)}${from} failed: ${this.code}${detail ? ` (${detail})` : ""}`
   }
 }
 

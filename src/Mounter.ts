@@ -119,12 +119,14 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
     )
   }
 
-  // Everything queued in one tick goes out as at most `maxThreads` batches, so concurrent
-  // callers share messages and still spread over the workers.
+  // Everything queued in one tick goes out as one batch per running worker, so concurrent
+  // callers share messages and still spread over the workers — but never more batches than
+  // running workers: starting a worker costs far more than a batch of syscalls.
   const flush = (): void => {
     flushScheduled = false
     const pending = queue.splice(0)
-    const size = Math.ceil(pending.length / Math.min(pending.length, maxThreads))
+    const batches = Math.min(pending.length, Math.max(1, pool.threads.length))
+    const size = Math.ceil(pending.length / batches)
     for (let i = 0; i < pending.length; i += size) dispatch(pending.slice(i, i + size))
   }
 

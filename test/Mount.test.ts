@@ -268,6 +268,18 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
       expect(error).toMatchObject({ operation: "chdir", path: "/nope", code: "ENOENT", errno: 2 })
     })
 
+    it("a missing bind source is named in the error, beside the target", async () => {
+      const point = dir("nosource")
+      const error = await failure(Mount.bind(`${base}/no-such-source`, point))
+      expect(error).toMatchObject({
+        operation: "mount",
+        path: point,
+        source: `${base}/no-such-source`,
+        code: "ENOENT",
+      })
+      expect(error.message).toContain(`(source "${base}/no-such-source")`)
+    })
+
     it("an unknown filesystem type is ENODEV", async () => {
       const point = dir("enodev")
       const error = await failure(Mount.mount("x", point, "no-such-fs"))

@@ -32,5 +32,13 @@ export const pathOf = (request: Request, stage: Stage): string => {
   }
 }
 
+// The source is worth naming when mount(2) itself failed and was given one.
+const sourceOf = (request: Request, stage: Stage): string | undefined =>
+  request._tag === "Mount" &&
+  request.source !== "" &&
+  (stage === "mount" || stage === "remount" || stage === "undo")
+    ? request.source
+    : undefined
+
 export const failure = (request: Request, stage: Stage, errno: number): MountError =>
-  MountError.fromErrno(stage, pathOf(request, stage), errno)
+  MountError.fromErrno(stage, pathOf(request, stage), errno, sourceOf(request, stage))
