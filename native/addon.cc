@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "ops.h"
-#include "private_thread.h"
+#include "pool.h"
 
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
@@ -61,6 +61,11 @@ bool readBool(Napi::Object obj, const char* key) {
   return v.IsBoolean() && v.As<Napi::Boolean>().Value();
 }
 
+}  // namespace
+
+namespace linx {
+
+// Reads one JavaScript op object; on bad input throws a TypeError and returns false.
 bool readOp(Napi::Env env, Napi::Value value, Op* op) {
   if (!value.IsObject()) {
     Napi::TypeError::New(env, "each op must be an object").ThrowAsJavaScriptException();
@@ -97,6 +102,10 @@ bool readOp(Napi::Env env, Napi::Value value, Op* op) {
   return true;
 }
 
+}  // namespace linx
+
+namespace {
+
 class Addon : public Napi::Addon<Addon> {
  public:
   Addon(Napi::Env env, Napi::Object exports) {
@@ -130,49 +139,9 @@ class Addon : public Napi::Addon<Addon> {
     constants.Freeze();
     DefineAddon(exports, {
         InstanceValue("constants", constants, napi_enumerable),
-        InstanceMethod("run", &Addon::Run, napi_enumerable),
+        InstanceValue("Pool", linx::Pool::Define(env), napi_enumerable),
     });
   }
-
- private:
-  // run(ops) -> Array<null | { stage, errno }>, one entry per op, in order.
-  Napi::Value Run(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    if (info.Length() != 1 || !info[0].IsArray()) {
-      Napi::TypeError::New(env, "run(ops) takes one array").ThrowAsJavaScriptException();
-      return env.Undefined();
-    }
-    Napi::Array input = info[0].As<Napi::Array>();
-    std::vector<Op> ops(input.Length());
-    bool privateNeeded = false;
-    for (uint32_t i = 0; i < input.Length(); i++) {
-      if (!readOp(env, input.Get(i), &ops[i])) return env.Undefined();
-      privateNeeded = privateNeeded || linx::needsPrivateThread(ops[i]);
-    }
-    std::vector<Outcome> outcomes(ops.size());
-    if (privateNeeded) {
-      // One hand-off for the whole batch, in order, on the private thread.
-      thread_.run(ops, outcomes);
-    } else {
-      // Same namespace, absolute paths, no cwd: safe and cheapest on this thread.
-      bool unused = false;
-      for (size_t i = 0; i < ops.size(); i++) outcomes[i] = linx::execute(ops[i], nullptr, &unused);
-    }
-    Napi::Array result = Napi::Array::New(env, outcomes.size());
-    for (uint32_t i = 0; i < outcomes.size(); i++) {
-      if (!outcomes[i].stage) {
-        result.Set(i, env.Null());
-        continue;
-      }
-      Napi::Object failure = Napi::Object::New(env);
-      failure.Set("stage", outcomes[i].stage);
-      failure.Set("errno", outcomes[i].err);
-      result.Set(i, failure);
-    }
-    return result;
-  }
-
-  linx::PrivateThread thread_;
 };
 
 }  // namespace

@@ -1,11 +1,13 @@
 /**
- * The `Mounter` service owns the pool of worker threads that perform mount operations, so
- * that no syscall ever runs on the event loop's thread. Its layer is scoped: the pool starts
- * when the layer is built and is destroyed when the layer's scope closes. Idle workers never
- * keep the process alive.
+ * The `Mounter` service owns the threads that perform mount operations, so that no syscall
+ * ever runs on the event loop's thread. They are the addon's own native threads: each keeps
+ * a private `fs_struct`, enters a target namespace with `setns` only for the length of one
+ * operation and returns home after it. The layer is scoped: the threads start on demand and
+ * are stopped (after finishing queued work) when the layer's scope closes. Idle threads
+ * never keep the process alive.
  *
- * Requests issued in the same tick are sent to the workers as a few batches, one message
- * each, rather than one message per request.
+ * Requests issued in the same tick travel as batches, one hand-off per batch, spread over
+ * the threads so that unmounts waiting on RCU overlap.
  *
  * @since 0.1.0
  */
@@ -14,31 +16,38 @@ import { availableParallelism } from "node:os"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Piscina } from "piscina"
-import { decodeReplies } from "../protocol/Reply.js"
+import * as Schema from "effect/Schema"
 import type { Request } from "../protocol/Request.js"
 import { InvalidArgument } from "./InvalidArgument.js"
 import { failure } from "./internal/failure.js"
-import type { MountError } from "./MountError.js"
+import { type NativeFailure, type NativePool, native } from "./internal/native.js"
+import { toNativeOp } from "./internal/nativeOp.js"
+import { type MountError, Stage } from "./MountError.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
 export interface MounterOptions {
-  /** Worker threads at most. Default: twice the CPUs, at most 8 (unmounts wait on RCU). */
+  /**
+   * Native threads at most. Default: four per CPU, at most 8 — unmounts spend most of their
+   * time waiting for an RCU grace period, which other threads can overlap.
+   */
   readonly maxThreads?: number
 }
 
 const defaults = {
-  maxThreads: Math.min(8, Math.max(2, availableParallelism() * 2)),
-  // Workers that stay idle this long are stopped; the first one is started eagerly.
-  idleTimeout: 30_000,
+  maxThreads: Math.min(8, Math.max(2, availableParallelism() * 4)),
+  // A flush larger than this is cut into several batches, so that one reply never settles
+  // thousands of fibers in a single tick.
+  maxBatch: 64,
 } as const
 
-// ECANCELED: the worker carrying the request died before it replied; whether the syscall
-// ran is unknown, so the caller should look at the mount table.
+// ECANCELED: the request never reached a thread (none could be started), or its reply was
+// malformed; whether anything happened is then unknown.
 const ECANCELED = 125
+
+const isStage = Schema.is(Stage)
 
 interface Pending {
   readonly request: Request
@@ -52,18 +61,31 @@ interface Pending {
 export class Mounter extends Context.Service<
   Mounter,
   {
-    /** Runs one validated request on a worker. */
+    /** Runs one validated request on a native thread. */
     readonly submit: (request: Request) => Effect.Effect<void, MountError>
   }
 >()("linx-mount/src/Mounter") {
   /**
-   * A scoped pool of worker threads.
+   * A scoped pool of native threads.
    *
    * @since 0.1.0
    * @category layers
    */
   static readonly layer = (options: MounterOptions = {}): Layer.Layer<Mounter, InvalidArgument> =>
     Layer.effect(Mounter, make(options))
+}
+
+const settle = (
+  batch: ReadonlyArray<Pending>,
+  outcomes: ReadonlyArray<NativeFailure | null>,
+): void => {
+  batch.forEach(({ request, resume }, i) => {
+    const outcome = outcomes[i]
+    if (outcome === null) resume(Effect.void)
+    else if (outcome === undefined || !isStage(outcome.stage))
+      resume(Effect.fail(failure(request, "thread", ECANCELED)))
+    else resume(Effect.fail(failure(request, outcome.stage, outcome.errno)))
+  })
 }
 
 const make = Effect.fnUntraced(function* (options: MounterOptions) {
@@ -75,57 +97,46 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
       reason: "options.maxThreads must be an integer from 1 to 256",
     })
   }
-  const pool = yield* Effect.acquireRelease(
-    Effect.sync(
-      () =>
-        new Piscina({
-          filename: new URL("../workers/mountWorker.js", import.meta.url).href,
-          minThreads: 1,
-          maxThreads,
-          idleTimeout: defaults.idleTimeout,
-        }),
-    ),
-    (pool) => Effect.promise(() => pool.destroy()),
+
+  const inFlight = new Map<number, ReadonlyArray<Pending>>()
+  let nextId = 1
+  const onComplete = (id: number, outcomes: ReadonlyArray<NativeFailure | null>): void => {
+    const batch = inFlight.get(id)
+    if (batch === undefined) return
+    inFlight.delete(id)
+    settle(batch, outcomes)
+  }
+
+  const pool: NativePool = yield* Effect.acquireRelease(
+    Effect.sync(() => new (native().Pool)(maxThreads, onComplete)),
+    (pool) => Effect.callback<void>((resume) => pool.close(() => resume(Effect.void))),
   )
+
+  const dispatch = (batch: ReadonlyArray<Pending>): void => {
+    const id = nextId++
+    const refused = pool.submit(
+      id,
+      batch.map((pending) => toNativeOp(pending.request)),
+    )
+    if (refused === undefined) inFlight.set(id, batch)
+    else
+      settle(
+        batch,
+        batch.map(() => refused),
+      )
+  }
 
   const queue: Array<Pending> = []
   let flushScheduled = false
-
-  const lost = (batch: ReadonlyArray<Pending>): void => {
-    for (const { request, resume } of batch)
-      resume(Effect.fail(failure(request, "worker", ECANCELED)))
-  }
-
-  const settle = (batch: ReadonlyArray<Pending>, raw: unknown): void => {
-    let replies: ReturnType<typeof decodeReplies>
-    try {
-      replies = decodeReplies(raw)
-    } catch {
-      lost(batch)
-      return
-    }
-    batch.forEach(({ request, resume }, i) => {
-      const reply = replies[i]
-      if (reply === undefined) resume(Effect.fail(failure(request, "worker", ECANCELED)))
-      else if (reply._tag === "Done") resume(Effect.void)
-      else resume(Effect.fail(failure(request, reply.stage, reply.errno)))
-    })
-  }
-
-  const dispatch = (batch: ReadonlyArray<Pending>): void => {
-    pool.run(batch.map((pending) => pending.request)).then(
-      (raw: unknown) => settle(batch, raw),
-      () => lost(batch),
-    )
-  }
-
-  // Everything queued in one tick goes out as one batch per running worker, so concurrent
-  // callers share messages and still spread over the workers — but never more batches than
-  // running workers: starting a worker costs far more than a batch of syscalls.
+  // Everything queued in one tick goes out as one batch per thread (each at most maxBatch
+  // requests), so concurrent callers share hand-offs and their RCU waits still overlap.
   const flush = (): void => {
     flushScheduled = false
     const pending = queue.splice(0)
-    const batches = Math.min(pending.length, Math.max(1, pool.threads.length))
+    const batches = Math.max(
+      Math.min(pending.length, maxThreads),
+      Math.ceil(pending.length / defaults.maxBatch),
+    )
     const size = Math.ceil(pending.length / batches)
     for (let i = 0; i < pending.length; i += size) dispatch(pending.slice(i, i + size))
   }

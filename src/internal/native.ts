@@ -30,10 +30,21 @@ export interface NativeFailure {
   readonly errno: number
 }
 
+/** The addon's thread pool; see native/pool.h. */
+export interface NativePool {
+  /** Queues one batch; `undefined`, or a failure when no thread could be started to run it. */
+  submit(id: number, ops: ReadonlyArray<NativeOp>): NativeFailure | undefined
+  /** Lets the threads finish the queued batches and exit, then calls `onClosed`. */
+  close(onClosed: () => void): void
+  stats(): { threads: number; idle: number; queued: number; outstanding: number }
+}
+
 export interface NativeBinding {
   readonly constants: Readonly<Record<string, number>>
-  /** Runs the ops in order; one entry per op, `null` for success. */
-  readonly run: (ops: ReadonlyArray<NativeOp>) => Array<NativeFailure | null>
+  readonly Pool: new (
+    maxThreads: number,
+    onComplete: (id: number, outcomes: ReadonlyArray<NativeFailure | null>) => void,
+  ) => NativePool
 }
 
 // The package root holds binding.gyp and prebuilds/; this module runs from dist/src/internal

@@ -1,12 +1,8 @@
 /**
- * The piscina worker: decodes a batch of requests, runs them through the addon in one call
- * (one hand-off to the private native thread when any request needs it), and encodes one
- * reply per request. It never throws a kernel failure: those are replies.
+ * A protocol request → the addon's op object (native/ops.h), the one place that knows both.
  */
-
-import type { Reply } from "../protocol/Reply.js"
-import { decodeBatch, type Request } from "../protocol/Request.js"
-import { type NativeOp, native } from "../src/internal/native.js"
+import type { Request } from "../../protocol/Request.js"
+import type { NativeOp } from "./native.js"
 
 const nsFields = (ns: Request["in"]): Pick<NativeOp, "ns" | "pid" | "nsPath"> => {
   switch (ns._tag) {
@@ -19,7 +15,7 @@ const nsFields = (ns: Request["in"]): Pick<NativeOp, "ns" | "pid" | "nsPath"> =>
   }
 }
 
-const toNative = (request: Request): NativeOp => {
+export const toNativeOp = (request: Request): NativeOp => {
   switch (request._tag) {
     case "Mount":
       return {
@@ -39,16 +35,4 @@ const toNative = (request: Request): NativeOp => {
     case "PivotRoot":
       return { kind: 2, ...nsFields(request.in), target: request.newRoot, putOld: request.putOld }
   }
-}
-
-const done: Reply = { _tag: "Done" }
-
-export default function runBatch(message: unknown): ReadonlyArray<Reply> {
-  const requests = decodeBatch(message)
-  const outcomes = native().run(requests.map(toNative))
-  return outcomes.map((failure) =>
-    failure === null
-      ? done
-      : ({ _tag: "Failed", stage: failure.stage, errno: failure.errno } as Reply),
-  )
 }

@@ -1,0 +1,325 @@
+#include "pool.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+
+namespace linx {
+
+bool readOp(Napi::Env env, Napi::Value value, Op* op);  // addon.cc
+
+namespace {
+constexpr size_t kCloneStackSize = 64 * 1024;
+constexpr size_t kThreadStackSize = 256 * 1024;
+// How long one idle thread polls for the next job before it sleeps. Waking a sleeping
+// thread on another vCPU costs tens of microseconds (an inter-processor interrupt and a VM
+// exit): longer than the syscalls it runs. A caller that issues its next request as soon
+// as the last one returns finds the poller still awake.
+constexpr long kSpinNanos = 200 * 1000;
+
+long nanosSince(const timespec& start) {
+  timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return (now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec);
+}
+}  // namespace
+
+struct PoolState {
+  size_t maxThreads = 1;
+  Completion tsfn;
+  Napi::FunctionReference onClosed;
+  // Main thread only.
+  size_t outstanding = 0;  // jobs submitted and not yet delivered
+  bool finalized = false;  // the thread-safe function is gone
+  bool closeRequested = false;
+
+  pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
+  pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+  // Guarded by mutex.
+  std::deque<Job*> queue;
+  std::vector<pthread_t> threads;  // every thread started, joined once all have exited
+  size_t live = 0;                 // threads still serving
+  size_t idle = 0;                 // threads waiting for a job
+  bool closing = false;
+  bool spinning = false;  // one idle thread at most polls instead of sleeping
+  // Mirrors queue.size() for the poller, which reads it without the mutex.
+  std::atomic<size_t> queued{0};
+  bool joined = false;
+
+  ~PoolState() {
+    pthread_mutex_destroy(&mutex);
+    pthread_cond_destroy(&wake);
+  }
+
+  // Runs on the main thread once every holder released the thread-safe function, or when
+  // the environment is torn down: in that case the threads may still be waiting, so they
+  // are told to finish first. Either way none outlives this call.
+  void joinAll() {
+    pthread_mutex_lock(&mutex);
+    closing = true;
+    pthread_cond_broadcast(&wake);
+    std::vector<pthread_t> all;
+    if (!joined) all.swap(threads);
+    joined = true;
+    pthread_mutex_unlock(&mutex);
+    for (pthread_t t : all) pthread_join(t, nullptr);
+  }
+};
+
+namespace {
+
+struct ThreadStart {
+  std::shared_ptr<PoolState> state;
+};
+
+void* threadMain(void* arg) {
+  std::shared_ptr<PoolState> state = std::move(static_cast<ThreadStart*>(arg)->state);
+  delete static_cast<ThreadStart*>(arg);
+
+  Home home;
+  Outcome failure{};
+  // setns(CLONE_NEWNS) refuses a thread whose fs_struct is shared with other threads, and
+  // chdir must never move Node's cwd: this thread gets an fs_struct of its own.
+  if (unshare(CLONE_FS) < 0) failure = {"unshare", errno};
+  if (!failure.stage) {
+    home.mntFd = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+    if (home.mntFd < 0) failure = {"open_ns", errno};
+  }
+  if (!failure.stage) {
+    home.pidFd = open("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+    if (home.pidFd < 0) failure = {"open_pidns", errno};
+  }
+  if (!failure.stage) {
+    void* stack = mmap(nullptr, kCloneStackSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+      failure = {"thread", errno};
+    } else {
+      home.cloneStack = stack;
+      home.cloneStackSize = kCloneStackSize;
+    }
+  }
+
+  bool lostHome = false;
+  pthread_mutex_lock(&state->mutex);
+  for (;;) {
+    state->idle++;
+    if (state->queue.empty() && !state->closing && !state->spinning) {
+      state->spinning = true;
+      pthread_mutex_unlock(&state->mutex);
+      timespec start;
+      clock_gettime(CLOCK_MONOTONIC, &start);
+      while (state->queued.load(std::memory_order_acquire) == 0 && nanosSince(start) < kSpinNanos)
+        sched_yield();  // never starve a thread that shares this CPU (the event loop)
+      pthread_mutex_lock(&state->mutex);
+      state->spinning = false;
+    }
+    while (state->queue.empty() && !state->closing) pthread_cond_wait(&state->wake, &state->mutex);
+    state->idle--;
+    if (state->queue.empty()) break;  // closing, and nothing left to do
+    Job* job = state->queue.front();
+    state->queue.pop_front();
+    state->queued.fetch_sub(1, std::memory_order_release);
+    pthread_mutex_unlock(&state->mutex);
+
+    for (size_t i = 0; i < job->ops.size(); i++) {
+      if (failure.stage) job->outcomes[i] = failure;
+      else if (lostHome) job->outcomes[i] = {"thread", EAGAIN};  // never run from an unknown namespace
+      else job->outcomes[i] = execute(job->ops[i], &home, &lostHome);
+    }
+    if (state->tsfn.NonBlockingCall(job) != napi_ok) delete job;
+
+    pthread_mutex_lock(&state->mutex);
+    // A thread that could not get home is retired: the next submit starts a fresh one.
+    if (lostHome) break;
+  }
+  state->live--;
+  pthread_mutex_unlock(&state->mutex);
+
+  if (home.mntFd >= 0) close(home.mntFd);
+  if (home.pidFd >= 0) close(home.pidFd);
+  if (home.cloneStack) munmap(home.cloneStack, home.cloneStackSize);
+  state->tsfn.Release();
+  return nullptr;
+}
+
+// Starts one more thread. Called on the main thread with the mutex held.
+int startThread(const std::shared_ptr<PoolState>& state) {
+  if (state->tsfn.Acquire() != napi_ok) return EAGAIN;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kThreadStackSize);
+  // Every signal stays blocked on pool threads: Node's handlers never run there, our
+  // syscalls never see EINTR, and the vfork-style child inherits the same mask.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  auto* start = new ThreadStart{state};
+  pthread_t thread;
+  int rc = pthread_create(&thread, &attr, threadMain, start);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  pthread_attr_destroy(&attr);
+  if (rc != 0) {
+    delete start;
+    state->tsfn.Release();
+    return rc;
+  }
+  state->threads.push_back(thread);
+  state->live++;
+  return 0;
+}
+
+}  // namespace
+
+// Hands a finished job to JavaScript, on the main thread: onComplete(id, outcomes).
+void deliver(Napi::Env env, Napi::Function callback, PoolState* state, Job* job) {
+  std::unique_ptr<Job> owned(job);
+  if (env == nullptr || callback.IsEmpty()) return;  // the environment is going away
+  // Unref once idle, but not while close() waits for the threads to go.
+  if (--state->outstanding == 0 && !state->closeRequested) state->tsfn.Unref(env);
+  Napi::Array result = Napi::Array::New(env, job->outcomes.size());
+  for (uint32_t i = 0; i < job->outcomes.size(); i++) {
+    const Outcome& o = job->outcomes[i];
+    if (!o.stage) {
+      result.Set(i, env.Null());
+      continue;
+    }
+    Napi::Object failure = Napi::Object::New(env);
+    failure.Set("stage", o.stage);
+    failure.Set("errno", o.err);
+    result.Set(i, failure);
+  }
+  callback.Call({Napi::Number::New(env, job->id), result});
+}
+
+Napi::Function Pool::Define(Napi::Env env) {
+  return DefineClass(env, "Pool",
+                     {
+                         InstanceMethod("submit", &Pool::Submit),
+                         InstanceMethod("close", &Pool::Close),
+                         InstanceMethod("stats", &Pool::Stats),
+                     });
+}
+
+// new Pool(maxThreads, onComplete(id, outcomes))
+Pool::Pool(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Pool>(info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsFunction()) {
+    Napi::TypeError::New(env, "new Pool(maxThreads, onComplete)").ThrowAsJavaScriptException();
+    return;
+  }
+  double max = info[0].As<Napi::Number>().DoubleValue();
+  if (!(max >= 1 && max <= 256)) {
+    Napi::TypeError::New(env, "maxThreads must be from 1 to 256").ThrowAsJavaScriptException();
+    return;
+  }
+  state_ = std::make_shared<PoolState>();
+  state_->maxThreads = static_cast<size_t>(max);
+  // The pool's own reference keeps the function alive until close(); each thread holds
+  // another. When the last is released, the finalizer joins the threads on this thread.
+  auto* keep = new std::shared_ptr<PoolState>(state_);
+  state_->tsfn = Completion::New(
+      env, info[1].As<Napi::Function>(), "linx-mount", 0, 1, state_.get(),
+      [](Napi::Env env, std::shared_ptr<PoolState>* data, PoolState*) {
+        std::shared_ptr<PoolState> state = *data;
+        delete data;
+        state->finalized = true;
+        state->joinAll();
+        if (env != nullptr && !state->onClosed.IsEmpty()) {
+          Napi::Function onClosed = state->onClosed.Value();
+          state->onClosed.Reset();
+          onClosed.Call({});
+        }
+      },
+      keep);
+  // Idle pools never keep the process alive; Submit refs while work is outstanding.
+  state_->tsfn.Unref(env);
+}
+
+Pool::~Pool() {
+  // Garbage-collected without close(): let the threads drain the queue and exit; the
+  // finalizer joins them. At environment teardown the finalizer has already run.
+  if (!state_ || closed_ || state_->finalized) return;
+  closed_ = true;
+  pthread_mutex_lock(&state_->mutex);
+  state_->closing = true;
+  pthread_cond_broadcast(&state_->wake);
+  pthread_mutex_unlock(&state_->mutex);
+  state_->tsfn.Release();
+}
+
+Napi::Value Pool::Submit(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 2 || !info[0].IsNumber() || !info[1].IsArray()) {
+    Napi::TypeError::New(env, "submit(id, ops)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  if (closed_) {
+    Napi::Error::New(env, "the pool is closed").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto job = std::make_unique<Job>();
+  job->id = info[0].As<Napi::Number>().DoubleValue();
+  Napi::Array input = info[1].As<Napi::Array>();
+  job->ops.resize(input.Length());
+  for (uint32_t i = 0; i < input.Length(); i++) {
+    if (!readOp(env, input.Get(i), &job->ops[i])) return env.Undefined();
+  }
+  job->outcomes.resize(job->ops.size());
+
+  pthread_mutex_lock(&state_->mutex);
+  int startError = 0;
+  if (state_->idle <= state_->queue.size() && state_->live < state_->maxThreads)
+    startError = startThread(state_);
+  if (state_->live == 0) {
+    pthread_mutex_unlock(&state_->mutex);
+    Napi::Object failure = Napi::Object::New(env);
+    failure.Set("stage", "thread");
+    failure.Set("errno", startError != 0 ? startError : EAGAIN);
+    return failure;
+  }
+  state_->queue.push_back(job.release());
+  state_->queued.fetch_add(1, std::memory_order_release);
+  // A polling thread will find the job by itself; signal only when none is awake.
+  if (!state_->spinning) pthread_cond_signal(&state_->wake);
+  pthread_mutex_unlock(&state_->mutex);
+  if (state_->outstanding++ == 0) state_->tsfn.Ref(env);
+  return env.Undefined();
+}
+
+Napi::Value Pool::Close(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_) return env.Undefined();
+  closed_ = true;
+  if (info.Length() >= 1 && info[0].IsFunction())
+    state_->onClosed = Napi::Persistent(info[0].As<Napi::Function>());
+  pthread_mutex_lock(&state_->mutex);
+  state_->closing = true;
+  pthread_cond_broadcast(&state_->wake);
+  pthread_mutex_unlock(&state_->mutex);
+  // Keep the loop alive until the threads are gone and onClosed has run.
+  state_->closeRequested = true;
+  state_->tsfn.Ref(env);
+  state_->tsfn.Release();
+  return env.Undefined();
+}
+
+Napi::Value Pool::Stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object stats = Napi::Object::New(env);
+  pthread_mutex_lock(&state_->mutex);
+  stats.Set("threads", static_cast<double>(state_->live));
+  stats.Set("idle", static_cast<double>(state_->idle));
+  stats.Set("queued", static_cast<double>(state_->queue.size()));
+  pthread_mutex_unlock(&state_->mutex);
+  stats.Set("outstanding", static_cast<double>(state_->outstanding));
+  return stats;
+}
+
+}  // namespace linx
