@@ -7,6 +7,6 @@
  */
 export { InvalidArgument } from "./InvalidArgument.js"
 export * as Mount from "./Mount.js"
-export { MountEntry, type Propagation } from "./MountEntry.js"
+export { MountEntry, type MountEntryFields, type Propagation } from "./MountEntry.js"
 export { MountError, type Stage } from "./MountError.js"
 export { Mounter, type MounterOptions } from "./Mounter.js"
