@@ -1,0 +1,288 @@
+// The raw-C baselines of `npm run bench`: the same syscalls linx-mount makes, in a loop,
+// with nothing in between. Built by bench/run.mjs into bench/bin/mountbench.
+//
+//   mountbench MODE --dir D --ms M [--threads T] [--pid P] [--heap-mib H]
+//
+// Every mode runs until M milliseconds have passed (checking the clock after each op) and
+// prints one JSON line: {"mode":..., "ops":N, "seconds":S}. `ops` counts pairs for the
+// pair modes (a bind and its umount) and mounts for the proc modes (a proc mount and its
+// umount). D holds a directory `src` and the targets `t0`, `t1`, ...; for the cross modes
+// these paths are resolved inside the target's mount namespace, which shares D's tmpfs.
+//
+// Modes:
+//   same              bind + umount2 in this namespace; T threads, each on its own target.
+//   cross-thread      the seed's design: a new thread per op that unshares CLONE_FS, opens
+//                     /proc/P/ns/mnt, setns's into it, makes the syscall and exits.
+//   cross-persistent  long-lived threads (T, default 1) with a private fs_struct each; per op
+//                     a thread opens the namespace, setns's in, makes the syscall and
+//                     setns's back home.
+//   proc-fork         per mount: setns into P's mount and PID namespaces, fork() a child
+//                     that mounts proc, wait, umount2, setns back. --heap-mib H first
+//                     touches H MiB, so fork() has page tables to copy.
+//   proc-vfork        the same with clone(CLONE_VM | CLONE_VFORK): no page tables copied.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static const char* mode;
+static const char* dir;
+static double ms = 300;
+static int threads = 1;
+static int pid = 0;
+static long heapMib = 0;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char* what, const char* path) {
+  fprintf(stderr, "mountbench %s: %s %s: %s\n", mode, what, path ? path : "", strerror(errno));
+  exit(1);
+}
+
+static char srcPath[4096];
+static void targetPath(char* out, size_t size, int k) { snprintf(out, size, "%s/t%d", dir, k); }
+
+static char nsPath[64], pidnsPath[64];
+static double deadline;
+
+// ---- same ---------------------------------------------------------------------------
+
+struct Worker {
+  pthread_t thread;
+  int index;
+  long ops;
+};
+
+static void* sameWorker(void* arg) {
+  struct Worker* w = arg;
+  char target[4096];
+  targetPath(target, sizeof target, w->index);
+  while (now() < deadline) {
+    if (mount(srcPath, target, NULL, MS_BIND, NULL) < 0) die("mount", target);
+    if (umount2(target, 0) < 0) die("umount2", target);
+    w->ops++;
+  }
+  return NULL;
+}
+
+static long runSame(void) {
+  struct Worker* ws = calloc(threads, sizeof *ws);
+  for (int i = 0; i < threads; i++) {
+    ws[i].index = i;
+    if (threads == 1) sameWorker(&ws[i]);
+    else if ((errno = pthread_create(&ws[i].thread, NULL, sameWorker, &ws[i]))) die("pthread_create", NULL);
+  }
+  long ops = 0;
+  for (int i = 0; i < threads; i++) {
+    if (threads > 1) pthread_join(ws[i].thread, NULL);
+    ops += ws[i].ops;
+  }
+  free(ws);
+  return ops;
+}
+
+// ---- cross-thread: a throwaway thread per op ------------------------------------------
+
+struct OneOp {
+  int umount;
+  const char* target;
+  int err;
+  const char* stage;
+};
+
+static void* oneOpThread(void* arg) {
+  struct OneOp* op = arg;
+  op->err = 0;
+  if (unshare(CLONE_FS) < 0) { op->err = errno; op->stage = "unshare"; return NULL; }
+  int fd = open(nsPath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) { op->err = errno; op->stage = "open"; return NULL; }
+  if (setns(fd, CLONE_NEWNS) < 0) { op->err = errno; op->stage = "setns"; close(fd); return NULL; }
+  close(fd);
+  int r = op->umount ? umount2(op->target, 0) : mount(srcPath, op->target, NULL, MS_BIND, NULL);
+  if (r < 0) { op->err = errno; op->stage = op->umount ? "umount2" : "mount"; }
+  return NULL;
+}
+
+static void threadOp(struct OneOp* op) {
+  pthread_t t;
+  if ((errno = pthread_create(&t, NULL, oneOpThread, op))) die("pthread_create", NULL);
+  pthread_join(t, NULL);
+  if (op->err) { errno = op->err; die(op->stage, op->target); }
+}
+
+static long runCrossThread(void) {
+  char target[4096];
+  targetPath(target, sizeof target, 0);
+  long ops = 0;
+  while (now() < deadline) {
+    struct OneOp bind = {0, target, 0, NULL}, unbind = {1, target, 0, NULL};
+    threadOp(&bind);
+    threadOp(&unbind);
+    ops++;
+  }
+  return ops;
+}
+
+// ---- cross-persistent: one thread, setns there and back per op -----------------------
+
+static int homeMnt = -1, homePid = -1;
+
+static void enter(void) {
+  int fd = open(nsPath, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open", nsPath);
+  if (setns(fd, CLONE_NEWNS) < 0) die("setns", nsPath);
+  close(fd);
+}
+
+static void* persistentThread(void* arg) {
+  struct Worker* w = arg;
+  char target[4096];
+  targetPath(target, sizeof target, w->index);
+  if (unshare(CLONE_FS) < 0) die("unshare", NULL);
+  int home = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  if (home < 0) die("open", "/proc/thread-self/ns/mnt");
+  while (now() < deadline) {
+    enter();
+    if (mount(srcPath, target, NULL, MS_BIND, NULL) < 0) die("mount", target);
+    if (setns(home, CLONE_NEWNS) < 0) die("setns home", NULL);
+    enter();
+    if (umount2(target, 0) < 0) die("umount2", target);
+    if (setns(home, CLONE_NEWNS) < 0) die("setns home", NULL);
+    w->ops++;
+  }
+  close(home);
+  return NULL;
+}
+
+// T persistent threads (each its own fs_struct, its own target), all started at once.
+static long runCrossPersistent(void) {
+  struct Worker* ws = calloc(threads, sizeof *ws);
+  for (int i = 0; i < threads; i++) {
+    ws[i].index = i;
+    if ((errno = pthread_create(&ws[i].thread, NULL, persistentThread, &ws[i]))) die("pthread_create", NULL);
+  }
+  long ops = 0;
+  for (int i = 0; i < threads; i++) {
+    pthread_join(ws[i].thread, NULL);
+    ops += ws[i].ops;
+  }
+  free(ws);
+  return ops;
+}
+
+// ---- proc mounts in a PID namespace ---------------------------------------------------
+
+static char procTarget[4096];
+static int childErr;
+
+static int childMount(void* arg) {
+  (void)arg;
+  long r = syscall(SYS_mount, "proc", procTarget, "proc", 0UL, NULL);
+  childErr = r < 0 ? errno : 0;
+  return 0;
+}
+
+static void touchHeap(void) {
+  if (heapMib <= 0) return;
+  // Allocated in 64 MiB pieces, like a Node process's Buffers, and written page by page so
+  // every page is really there (and in the page tables fork() copies).
+  for (long done = 0; done < heapMib; done += 64) {
+    size_t size = (size_t)(heapMib - done < 64 ? heapMib - done : 64) << 20;
+    char* p = malloc(size);
+    if (!p) die("malloc", NULL);
+    for (size_t i = 0; i < size; i += 4096) p[i] = 1;
+  }
+}
+
+static long runProc(int useVfork) {
+  targetPath(procTarget, sizeof procTarget, 0);
+  homeMnt = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+  homePid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
+  if (homeMnt < 0 || homePid < 0) die("open", "/proc/self/ns");
+  size_t stackSize = 64 * 1024;
+  char* stack = mmap(NULL, stackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) die("mmap", NULL);
+  long ops = 0;
+  while (now() < deadline) {
+    int mnt = open(nsPath, O_RDONLY | O_CLOEXEC);
+    int pidns = open(pidnsPath, O_RDONLY | O_CLOEXEC);
+    if (mnt < 0 || pidns < 0) die("open", nsPath);
+    if (setns(mnt, CLONE_NEWNS) < 0) die("setns", nsPath);
+    if (setns(pidns, CLONE_NEWPID) < 0) die("setns", pidnsPath);
+    close(mnt);
+    close(pidns);
+    pid_t child;
+    childErr = 0;
+    if (useVfork) {
+      child = clone(childMount, stack + stackSize, CLONE_VM | CLONE_VFORK, NULL);
+    } else {
+      child = fork();
+      if (child == 0) {
+        long r = syscall(SYS_mount, "proc", procTarget, "proc", 0UL, NULL);
+        _exit(r < 0 ? errno : 0);
+      }
+    }
+    if (child < 0) die(useVfork ? "clone" : "fork", NULL);
+    int status = 0;
+    while (waitpid(child, &status, __WALL) < 0)
+      if (errno != EINTR) die("waitpid", NULL);
+    int err = useVfork ? childErr : (WIFEXITED(status) ? WEXITSTATUS(status) : ECHILD);
+    if (err) { errno = err; die("mount proc", procTarget); }
+    if (umount2(procTarget, 0) < 0) die("umount2", procTarget);
+    if (setns(homeMnt, CLONE_NEWNS) < 0) die("setns home", NULL);
+    if (setns(homePid, CLONE_NEWPID) < 0) die("setns home pid", NULL);
+    ops++;
+  }
+  return ops;
+}
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: mountbench MODE --dir D --ms M [--threads T] [--pid P] [--heap-mib H]\n");
+    return 2;
+  }
+  mode = argv[1];
+  for (int i = 2; i + 1 < argc; i += 2) {
+    if (!strcmp(argv[i], "--dir")) dir = argv[i + 1];
+    else if (!strcmp(argv[i], "--ms")) ms = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--pid")) pid = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--heap-mib")) heapMib = atol(argv[i + 1]);
+    else { fprintf(stderr, "mountbench: unknown option %s\n", argv[i]); return 2; }
+  }
+  if (!dir || threads < 1) { fprintf(stderr, "mountbench: --dir is required\n"); return 2; }
+  snprintf(srcPath, sizeof srcPath, "%s/src", dir);
+  snprintf(nsPath, sizeof nsPath, "/proc/%d/ns/mnt", pid);
+  snprintf(pidnsPath, sizeof pidnsPath, "/proc/%d/ns/pid", pid);
+  int cross = strncmp(mode, "cross", 5) == 0 || strncmp(mode, "proc", 4) == 0;
+  if (cross && pid <= 0) { fprintf(stderr, "mountbench %s: --pid is required\n", mode); return 2; }
+  touchHeap();
+
+  double start = now();
+  deadline = start + ms / 1000;
+  long ops;
+  if (!strcmp(mode, "same")) ops = runSame();
+  else if (!strcmp(mode, "cross-thread")) ops = runCrossThread();
+  else if (!strcmp(mode, "cross-persistent")) ops = runCrossPersistent();
+  else if (!strcmp(mode, "proc-fork")) ops = runProc(0);
+  else if (!strcmp(mode, "proc-vfork")) ops = runProc(1);
+  else { fprintf(stderr, "mountbench: unknown mode %s\n", mode); return 2; }
+  double seconds = now() - start;
+  printf("{\"mode\":\"%s\",\"threads\":%d,\"heapMib\":%ld,\"ops\":%ld,\"seconds\":%.6f}\n", mode, threads,
+         heapMib, ops, seconds);
+  return 0;
+}
