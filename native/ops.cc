@@ -17,6 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <climits>
+#include <cstdint>
 #include <cstdio>
 
 namespace linx {
@@ -68,6 +70,32 @@ int openNamespace(int dirfd, const char* path, int nstype) {
   return fd;
 }
 
+// The mount id of what `fd` refers to, or 0 when the kernel cannot tell (before 5.8).
+int mountIdOf(int fd, uint64_t* id) {
+  struct statx stx;
+  if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0) return errno;
+  *id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+  return 0;
+}
+
+// /proc, /proc/<pid> and /proc/<pid>/ns must be one procfs mount. A tmpfs mounted over
+// /proc/<pid>/ns could hold a symlink `mnt` to another process's namespace (which is nsfs
+// of the right type), and a bind of /proc/1/ns over it names pid 1's namespaces: either
+// way the request would land in the wrong namespace. Refused with EINVAL, like any other
+// file that is not the namespace asked for (found by test/faults.test.ts).
+int checkProcNotOvermounted(int procFd, int pidDirFd, int nsDirFd) {
+  struct statfs fs;
+  if (fstatfs(procFd, &fs) < 0) return errno;
+  if (static_cast<unsigned long>(fs.f_type) != PROC_SUPER_MAGIC) return EINVAL;
+  uint64_t proc = 0, pidDir = 0, nsDir = 0;
+  int e = mountIdOf(procFd, &proc);
+  if (e == 0) e = mountIdOf(pidDirFd, &pidDir);
+  if (e == 0) e = mountIdOf(nsDirFd, &nsDir);
+  if (e != 0) return e;
+  if (pidDir != proc || nsDir != proc) return EINVAL;
+  return 0;
+}
+
 // Creates an empty file at target if nothing is there: the placeholder a device node is
 // bound onto in a fresh /dev tmpfs. Runs inside the target namespace, so the file lands on
 // the container's filesystem, not on the directory underneath it.
@@ -99,6 +127,10 @@ unsigned long inheritedFlags(const char* target) {
 
 Outcome mountWithFollowUp(const Op& op) {
   const char* target = op.target.c_str();
+  // For a bind or a move the source is a path, but the kernel copies it like a device name
+  // (strndup_user, PATH_MAX) and says EINVAL when it is longer. Say what path lookup says
+  // of any path that long, as it does for the target (found by test/hostile.test.ts).
+  if ((op.flags & (MS_BIND | MS_MOVE)) && op.source.size() >= PATH_MAX) return {"mount", ENAMETOOLONG};
   if (mount(orNull(op.source), target, orNull(op.fstype), op.flags, orNull(op.data)) < 0)
     return {"mount", errno};
   if (op.remountFlags == 0) return {};
@@ -194,14 +226,20 @@ Outcome execute(const Op& op, const Home* home, bool* lostHome) {
   // redirect the request to another process.
   Fd mnt, pidns;
   if (op.ns == NsKind::Pid) {
-    char dir[32];
-    std::snprintf(dir, sizeof dir, "/proc/%d", op.pid);
-    Fd procDir(retryOpen(AT_FDCWD, dir, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    char name[16];
+    std::snprintf(name, sizeof name, "%d", op.pid);
+    Fd proc(retryOpen(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (proc.fd < 0) return {"open_ns", errno};
+    Fd procDir(retryOpen(proc.fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (procDir.fd < 0) return {"open_ns", errno};
-    mnt.fd = openNamespace(procDir.fd, "ns/mnt", CLONE_NEWNS);
+    Fd nsDir(retryOpen(procDir.fd, "ns", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (nsDir.fd < 0) return {"open_ns", errno};
+    int e = checkProcNotOvermounted(proc.fd, procDir.fd, nsDir.fd);
+    if (e != 0) return {"open_ns", e};
+    mnt.fd = openNamespace(nsDir.fd, "mnt", CLONE_NEWNS);
     if (mnt.fd < 0) return {"open_ns", -mnt.fd};
     if (op.pidns) {
-      pidns.fd = openNamespace(procDir.fd, "ns/pid", CLONE_NEWPID);
+      pidns.fd = openNamespace(nsDir.fd, "pid", CLONE_NEWPID);
       if (pidns.fd < 0) return {"open_pidns", -pidns.fd};
     }
   } else {

@@ -80,7 +80,10 @@ const settle = (
   outcomes: ReadonlyArray<NativeFailure | null>,
 ): void => {
   batch.forEach(({ request, resume }, i) => {
-    const outcome = outcomes[i]
+    // Whatever the addon hands back, each request settles typed: a reply that is not an
+    // array would otherwise throw here, uncaught, and leave its callers waiting forever
+    // (found by test/fuzz.test.ts).
+    const outcome = Array.isArray(outcomes) ? outcomes[i] : undefined
     if (outcome === null) resume(Effect.void)
     else if (outcome === undefined || !isStage(outcome.stage))
       resume(Effect.fail(failure(request, "thread", ECANCELED)))
@@ -114,10 +117,17 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
 
   const dispatch = (batch: ReadonlyArray<Pending>): void => {
     const id = nextId++
-    const refused = pool.submit(
-      id,
-      batch.map((pending) => toNativeOp(pending.request)),
-    )
+    let refused: NativeFailure | undefined
+    try {
+      refused = pool.submit(
+        id,
+        batch.map((pending) => toNativeOp(pending.request)),
+      )
+    } catch {
+      // The pool is closed (a request raced the layer's scope closing): typed, not thrown
+      // out of a microtask where nothing could catch it.
+      refused = { stage: "thread", errno: ECANCELED }
+    }
     if (refused === undefined) inFlight.set(id, batch)
     else
       settle(

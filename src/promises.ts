@@ -31,8 +31,17 @@ const runtime = (): Runtime => {
   return shared
 }
 
-const run = <A>(effect: Effect.Effect<A, MountError | InvalidArgument, Mounter>): Promise<A> =>
-  runtime().runPromise(effect)
+// Calls not yet settled: close() lets them finish rather than interrupting them, so every
+// call resolves or rejects with one of this package's errors.
+const inFlight = new Set<Promise<unknown>>()
+
+const run = <A>(effect: Effect.Effect<A, MountError | InvalidArgument, Mounter>): Promise<A> => {
+  const call = runtime().runPromise(effect)
+  inFlight.add(call)
+  const forget = () => inFlight.delete(call)
+  call.then(forget, forget)
+  return call
+}
 
 /**
  * Reads a mount table: this process's, `{ pid }`'s, or a mountinfo file's (`{ path }`).
@@ -93,13 +102,15 @@ export const makeUnbindable = (target: string, options?: Mount.PropagationOption
   run(Mount.makeUnbindable(target, options))
 
 /**
- * Ends the shared pool. Calls made afterwards start a new one.
+ * Ends the shared pool once the calls already made have settled. Calls made afterwards
+ * start a new one.
  *
  * @since 0.1.0
  */
 export const close = async (): Promise<void> => {
   const current = shared
   shared = undefined
+  await Promise.allSettled([...inFlight])
   await current?.dispose()
 }
 

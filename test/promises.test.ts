@@ -101,6 +101,18 @@ describe.skipIf(!privileged)("linx-mount/promises against the real kernel", () =
     await P.makePrivate(base)
   })
 
+  it("close() with 200 calls in flight lets every one of them settle, none interrupted", async () => {
+    const calls = Array.from({ length: 200 }, () =>
+      P.makePrivate(base).then(
+        () => "done",
+        (error: unknown) =>
+          error instanceof MountError ? `typed ${error.code}` : `untyped ${String(error)}`,
+      ),
+    )
+    await P.close()
+    expect((await Promise.all(calls)).filter((outcome) => outcome !== "done")).toEqual([])
+  })
+
   it("resolves relative paths against the current directory for this namespace", async () => {
     mkdirSync(`${base}/rel-src`)
     mkdirSync(`${base}/rel-dst`)

@@ -106,7 +106,9 @@ const flagList = <Name extends string>(
       return invalid(
         "flags",
         value,
-        `unknown flag ${JSON.stringify(flag)}; known: ${Object.keys(table).join(" ")}`,
+        // Not JSON.stringify for every value: it throws on a bigint, which made this a
+        // defect instead of an InvalidArgument (found by test/hostile.test.ts).
+        `unknown flag ${Predicate.isString(flag) ? JSON.stringify(flag) : describe(flag)}; known: ${Object.keys(table).join(" ")}`,
       )
     }
     if (!allowed.includes(flag as Name)) {

@@ -1,0 +1,74 @@
+/**
+ * The one test hook, and it lives here, not in the library: importing this module wraps the
+ * addon, when this process loads it, so that a batch whose first op targets a magic path
+ * misbehaves the way a broken native thread or addon could, and everything else goes to the
+ * real pool untouched. Test files run in processes of their own, so nothing else sees it.
+ *
+ *   /linx-test-hook/reply   the batch "completes" with JSON.parse(op.data) as its outcomes:
+ *                           any value at all, for fuzzing the reply path
+ *   /linx-test-hook/refuse  submit refuses the batch with JSON.parse(op.data), as when no
+ *                           thread could be started
+ *   /linx-test-hook/lost    the batch never completes (a thread that died holding it); the
+ *                           test settles it with `release()`, as a closing pool would not
+ */
+import type {
+  NativeBinding,
+  NativeFailure,
+  NativeOp,
+  NativePool,
+} from "../../src/internal/native.js"
+
+type OnComplete = (id: number, outcomes: ReadonlyArray<NativeFailure | null>) => void
+
+const lost: Array<() => void> = []
+
+/** Completes every "lost" batch with no outcomes at all (a reply shorter than its batch). */
+export const releaseLost = (): number => {
+  const n = lost.length
+  for (const release of lost.splice(0)) release()
+  return n
+}
+
+const dlopen = process.dlopen
+process.dlopen = function (
+  this: unknown,
+  module: { exports: unknown },
+  filename: string,
+  ...rest: Array<unknown>
+) {
+  ;(dlopen as (...a: Array<unknown>) => void).call(this, module, filename, ...rest)
+  if (!String(filename).includes("linx_mount")) return
+  const binding = module.exports as NativeBinding
+  const RealPool = binding.Pool
+  class HookedPool implements NativePool {
+    readonly real: NativePool
+    constructor(
+      maxThreads: number,
+      readonly onComplete: OnComplete,
+    ) {
+      this.real = new RealPool(maxThreads, onComplete)
+    }
+    submit(id: number, ops: ReadonlyArray<NativeOp>) {
+      const first = ops[0]
+      switch (first?.target) {
+        case "/linx-test-hook/reply":
+          setImmediate(() => this.onComplete(id, JSON.parse(first.data ?? "null")))
+          return undefined
+        case "/linx-test-hook/refuse":
+          return JSON.parse(first.data ?? "null") as NativeFailure
+        case "/linx-test-hook/lost":
+          lost.push(() => this.onComplete(id, []))
+          return undefined
+        default:
+          return this.real.submit(id, ops)
+      }
+    }
+    close(onClosed: () => void) {
+      this.real.close(onClosed)
+    }
+    stats() {
+      return this.real.stats()
+    }
+  }
+  module.exports = { constants: binding.constants, Pool: HookedPool }
+} as typeof process.dlopen
