@@ -12,6 +12,7 @@
 
 #include "ops.h"
 #include "pool.h"
+#include "read.h"
 
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
@@ -140,6 +141,7 @@ class Addon : public Napi::Addon<Addon> {
     DefineAddon(exports, {
         InstanceValue("constants", constants, napi_enumerable),
         InstanceValue("Pool", linx::Pool::Define(env), napi_enumerable),
+        InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
     });
   }
 };

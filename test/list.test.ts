@@ -89,9 +89,53 @@ describe("list: this process and files", () => {
   })
 
   it("fails with MountError read EFBIG for a file that is not mountinfo and never ends", async () => {
-    // /dev/zero has no newline: after 8 MiB without one the read stops instead of growing.
+    // /dev/zero never ends: past the size limit (512 MiB) the read stops instead of growing.
     const error = await failure(list({ path: "/dev/zero" }))
     expect(error).toMatchObject({ operation: "read", path: "/dev/zero", code: "EFBIG", errno: 27 })
+  })
+
+  it("reads a FIFO without waiting for a writer: no writer is an empty table", async () => {
+    // Opened O_NONBLOCK: a blocking open would hold a threadpool thread until a writer came.
+    const dir = execFileSync("mktemp", ["-d"]).toString().trim()
+    try {
+      execFileSync("mkfifo", [`${dir}/fifo`])
+      expect(await run(list({ path: `${dir}/fifo` }))).toEqual([])
+    } finally {
+      execFileSync("rm", ["-rf", dir])
+    }
+  }, 5_000)
+
+  it("fails with MountError read EAGAIN for a FIFO whose writer has written nothing", async () => {
+    const dir = execFileSync("mktemp", ["-d"]).toString().trim()
+    execFileSync("mkfifo", [`${dir}/fifo`])
+    // `<>` opens the FIFO read-write, which never waits; the shell then holds it open.
+    const writer = spawn(
+      "sh",
+      ["-c", 'exec 3<>"$1"; echo ready; exec sleep 30', "_", `${dir}/fifo`],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    )
+    try {
+      await new Promise((resolve) => writer.stdout!.once("data", resolve))
+      const error = await failure(list({ path: `${dir}/fifo` }))
+      expect(error).toMatchObject({ operation: "read", path: `${dir}/fifo`, code: "EAGAIN" })
+    } finally {
+      writer.kill("SIGKILL")
+      execFileSync("rm", ["-rf", dir])
+    }
+  }, 5_000)
+
+  it("fails with MountError read EFBIG for a file larger than any mount table", async () => {
+    // Sparse: 600 MiB announced by its size, refused before any byte is read.
+    const dir = execFileSync("mktemp", ["-d"]).toString().trim()
+    try {
+      execFileSync("truncate", ["-s", "600M", `${dir}/huge`])
+      const error = await failure(list({ path: `${dir}/huge` }))
+      expect(error).toMatchObject({ operation: "read", path: `${dir}/huge`, code: "EFBIG" })
+    } finally {
+      execFileSync("rm", ["-rf", dir])
+    }
   })
 
   it.each([

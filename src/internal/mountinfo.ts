@@ -60,8 +60,8 @@ export const decodeMountInfo = (bytes: Uint8Array, start = 0, end = bytes.byteLe
 
 /**
  * A parser fed text piece by piece, each piece made of whole lines (the last may lack its
- * newline), appending to `entries`. `Mount.list` feeds it each chunk of the file as it
- * arrives, so the parse of one chunk overlaps the kernel's production of the next.
+ * newline), appending to `entries`. `Mount.list` feeds it the file in slices of whole
+ * lines and yields to the event loop between them, so a large table never holds the loop.
  */
 export class MountInfoParser {
   readonly entries: Array<MountEntry> = []

@@ -45,6 +45,15 @@ export interface NativeBinding {
     maxThreads: number,
     onComplete: (id: number, outcomes: ReadonlyArray<NativeFailure | null>) => void,
   ) => NativePool
+  /**
+   * Reads a whole file in one libuv threadpool job (native/read.h): the bytes, or
+   * `{ stage: "read", errno }` (EFBIG past `maxBytes`). Throws a TypeError on bad arguments.
+   */
+  readonly readFile: (
+    path: string,
+    maxBytes: number,
+    callback: (failure: NativeFailure | null, data?: Buffer) => void,
+  ) => void
 }
 
 // The package root holds binding.gyp and prebuilds/; this module runs from dist/src/internal

@@ -70,5 +70,5 @@ process.dlopen = function (
       return this.real.stats()
     }
   }
-  module.exports = { constants: binding.constants, Pool: HookedPool }
+  module.exports = { ...binding, Pool: HookedPool }
 } as typeof process.dlopen
