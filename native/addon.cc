@@ -85,6 +85,7 @@ bool readOp(Napi::Env env, Napi::Value value, Op* op) {
   op->remountFlags = static_cast<unsigned long>(remountFlags);
   op->pidns = readBool(o, "pidns");
   op->create = readBool(o, "create");
+  op->sourceFromHome = readBool(o, "sourceFromHome");
   if (!readString(env, o, "target", &op->target, true) ||
       !readString(env, o, "source", &op->source, false) ||
       !readString(env, o, "fstype", &op->fstype, false) ||
@@ -94,6 +95,10 @@ bool readOp(Napi::Env env, Napi::Value value, Op* op) {
     return false;
   if (op->ns == linx::NsKind::Pid && op->pid <= 0) {
     Napi::TypeError::New(env, "op.pid must be a positive integer").ThrowAsJavaScriptException();
+    return false;
+  }
+  if (op->sourceFromHome && (op->kind != linx::OpKind::Mount || op->pidns || op->source.empty())) {
+    Napi::TypeError::New(env, "op.sourceFromHome needs a bind with a source").ThrowAsJavaScriptException();
     return false;
   }
   if (op->pidns && op->ns != linx::NsKind::Pid) {

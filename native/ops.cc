@@ -21,6 +21,18 @@
 #include <cstdint>
 #include <cstdio>
 
+// Raw syscalls rather than glibc's wrappers (2.36+), so one prebuild loads on older
+// distributions too.
+#ifndef OPEN_TREE_CLONE
+#define OPEN_TREE_CLONE 1
+#endif
+#ifndef AT_RECURSIVE
+#define AT_RECURSIVE 0x8000
+#endif
+#ifndef MOVE_MOUNT_F_EMPTY_PATH
+#define MOVE_MOUNT_F_EMPTY_PATH 0x00000004
+#endif
+
 namespace linx {
 
 namespace {
@@ -125,14 +137,9 @@ unsigned long inheritedFlags(const char* target) {
   return flags;
 }
 
-Outcome mountWithFollowUp(const Op& op) {
+// The follow-up of a bind: make it read-only (or nosuid, …) as asked, or undo it.
+Outcome followUp(const Op& op) {
   const char* target = op.target.c_str();
-  // For a bind or a move the source is a path, but the kernel copies it like a device name
-  // (strndup_user, PATH_MAX) and says EINVAL when it is longer. Say what path lookup says
-  // of any path that long, as it does for the target (found by test/hostile.test.ts).
-  if ((op.flags & (MS_BIND | MS_MOVE)) && op.source.size() >= PATH_MAX) return {"mount", ENAMETOOLONG};
-  if (mount(orNull(op.source), target, orNull(op.fstype), op.flags, orNull(op.data)) < 0)
-    return {"mount", errno};
   if (op.remountFlags == 0) return {};
   unsigned long flags = MS_REMOUNT | MS_BIND | op.remountFlags | inheritedFlags(target);
   if (mount(nullptr, target, nullptr, flags, nullptr) == 0) return {};
@@ -141,6 +148,24 @@ Outcome mountWithFollowUp(const Op& op) {
   // writable mount it asked to be read-only.
   if (umount2(target, MNT_DETACH) < 0) return {"undo", err};
   return {"remount", err};
+}
+
+// Attaches the detached copy of the source (made at home) at target, in this namespace.
+Outcome attachTree(const Op& op, int treeFd) {
+  if (syscall(SYS_move_mount, treeFd, "", AT_FDCWD, op.target.c_str(), MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return {"mount", errno};
+  return followUp(op);
+}
+
+Outcome mountWithFollowUp(const Op& op) {
+  const char* target = op.target.c_str();
+  // For a bind or a move the source is a path, but the kernel copies it like a device name
+  // (strndup_user, PATH_MAX) and says EINVAL when it is longer. Say what path lookup says
+  // of any path that long, as it does for the target (found by test/hostile.test.ts).
+  if ((op.flags & (MS_BIND | MS_MOVE)) && op.source.size() >= PATH_MAX) return {"mount", ENAMETOOLONG};
+  if (mount(orNull(op.source), target, orNull(op.fstype), op.flags, orNull(op.data)) < 0)
+    return {"mount", errno};
+  return followUp(op);
 }
 
 struct ChildMount {
@@ -185,13 +210,14 @@ Outcome mountInPidNamespace(const Op& op, int pidnsFd, const Home& home, bool* l
   return out;
 }
 
-Outcome runBody(const Op& op, int pidnsFd, const Home* home, bool* lostHome) {
+Outcome runBody(const Op& op, int pidnsFd, int treeFd, const Home* home, bool* lostHome) {
   switch (op.kind) {
     case OpKind::Mount: {
       if (op.create) {
         int e = ensurePlaceholder(op.target.c_str());
         if (e != 0) return {"create", e};
       }
+      if (treeFd >= 0) return attachTree(op, treeFd);
       if (pidnsFd >= 0) return mountInPidNamespace(op, pidnsFd, *home, lostHome);
       return mountWithFollowUp(op);
     }
@@ -219,7 +245,17 @@ bool needsPrivateThread(const Op& op) {
 }
 
 Outcome execute(const Op& op, const Home* home, bool* lostHome) {
-  if (op.ns == NsKind::Self) return runBody(op, -1, home, lostHome);
+  if (op.ns == NsKind::Self) return runBody(op, -1, -1, home, lostHome);
+
+  // A source from home is copied here, before leaving: a detached tree that can be
+  // attached in any namespace (the only way to bring a host directory into a container
+  // whose root no longer shows it).
+  Fd tree;
+  if (op.sourceFromHome) {
+    unsigned flags = OPEN_TREE_CLONE | O_CLOEXEC | ((op.flags & MS_REC) ? AT_RECURSIVE : 0);
+    tree.fd = static_cast<int>(syscall(SYS_open_tree, AT_FDCWD, op.source.c_str(), flags));
+    if (tree.fd < 0) return {"mount", errno};
+  }
 
   // Pin the target: every namespace file of this request is opened through one
   // /proc/<pid> directory descriptor, so a pid that dies and is reused meanwhile cannot
@@ -248,7 +284,7 @@ Outcome execute(const Op& op, const Home* home, bool* lostHome) {
   }
 
   if (setns(mnt.fd, CLONE_NEWNS) < 0) return {"setns", errno};
-  Outcome out = runBody(op, pidns.fd, home, lostHome);
+  Outcome out = runBody(op, pidns.fd, tree.fd, home, lostHome);
   // Never stay in a foreign namespace: a thread that cannot get home is retired.
   if (setns(home->mntFd, CLONE_NEWNS) < 0) *lostHome = true;
   return out;

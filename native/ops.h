@@ -16,6 +16,9 @@ struct Op {
   std::string nsPath;       // NsKind::Path
   bool pidns = false;       // mount from inside pid's PID namespace (proc)
   bool create = false;      // create an empty placeholder file at target first
+  // Bind whose source is looked up in the calling thread's home namespace, not in the
+  // target's: open_tree(OPEN_TREE_CLONE) at home, then move_mount after setns.
+  bool sourceFromHome = false;
   std::string source;       // "" -> NULL
   std::string target;
   std::string fstype;       // "" -> NULL

@@ -45,6 +45,8 @@ export const MountRequest = Schema.TaggedStruct("Mount", {
   remountFlags: Flags,
   /** Mount from inside the target pid's PID namespace too (proc). */
   pidns: Schema.Boolean,
+  /** A bind whose source is looked up in the caller's namespace, not in `in`. */
+  sourceFromCaller: Schema.optional(Schema.Boolean),
   in: Namespace,
 })
 

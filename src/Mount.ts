@@ -61,6 +61,20 @@ export interface MountOptions {
  * @since 0.1.0
  * @category models
  */
+export interface BindOptions extends MountOptions {
+  /**
+   * Where `source` is looked up. By default in the namespace of `in`, like mount(2) made
+   * there. `"self"`: in this process's namespace — the way to bind a host directory into a
+   * container that has already pivoted its root (the tree is copied here with
+   * open_tree(2) and attached there with move_mount(2)).
+   */
+  readonly sourceIn?: "self"
+}
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
 export interface RemountOptions {
   readonly flags?: ReadonlyArray<MountFlag>
   readonly data?: string
@@ -95,6 +109,8 @@ export interface PropagationOptions {
 }
 
 type Result = Effect.Effect<void, MountError | InvalidArgument, Mounter>
+
+const self: Namespace = { _tag: "Self" }
 
 const submit = Effect.fnUntraced(function* (request: Parameters<Mounter["Service"]["submit"]>[0]) {
   const mounter = yield* Mounter
@@ -170,11 +186,12 @@ export const mount: (
  * @since 0.1.0
  * @category verbs
  */
-export const bind: (source: string, target: string, options?: MountOptions) => Result = Effect.fn(
+export const bind: (source: string, target: string, options?: BindOptions) => Result = Effect.fn(
   "Mount.bind",
-)(function* (source: string, target: string, rawOptions?: MountOptions) {
-  const { options, ns } = yield* common(rawOptions, ["flags", "data", "create", "in"])
-  const sourcePath = yield* Arguments.path("source", source, ns)
+)(function* (source: string, target: string, rawOptions?: BindOptions) {
+  const { options, ns } = yield* common(rawOptions, ["flags", "data", "create", "in", "sourceIn"])
+  const sourceFromCaller = yield* Arguments.sourceIn(options.sourceIn)
+  const sourcePath = yield* Arguments.path("source", source, sourceFromCaller ? self : ns)
   const targetPath = yield* Arguments.path("target", target, ns)
   const flags = yield* Arguments.mountFlags(options.flags, bindFlags, "bind")
   const remount = Arguments.perMountBits(flags.names)
@@ -188,6 +205,7 @@ export const bind: (source: string, target: string, options?: MountOptions) => R
     create: yield* Arguments.boolean("create", options.create),
     remountFlags: remount,
     pidns: false,
+    ...(sourceFromCaller && ns._tag !== "Self" ? { sourceFromCaller: true } : {}),
     in: ns,
   })
 })

@@ -60,7 +60,7 @@ export const mount = (
 ): Promise<void> => run(Mount.mount(source, target, fstype, options))
 
 /** @since 0.1.0 */
-export const bind = (source: string, target: string, options?: Mount.MountOptions): Promise<void> =>
+export const bind = (source: string, target: string, options?: Mount.BindOptions): Promise<void> =>
   run(Mount.bind(source, target, options))
 
 /** @since 0.1.0 */

@@ -4,7 +4,7 @@
  * not with what the code believes. Runs inside the private mount namespace of test/run.mjs.
  */
 
-import { execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, writeFileSync } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
@@ -211,6 +211,39 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     expect(process.cwd()).not.toContain("rootfs")
   })
 
+  it('sourceIn: "self" binds a directory only we can see into a namespace that cannot see it', async () => {
+    const t = await target(() => mountNamespaceTarget())
+    const inT = { in: { pid: t.pid } }
+    // Mounted after the target's namespace was copied from ours: it has no trace of it, as a
+    // container that has pivoted has none of the host's directories.
+    const hostOnly = dir("host-only")
+    execFileSync("mount", ["-t", "tmpfs", "hostonly", hostOnly])
+    writeFileSync(`${hostOnly}/only-here`, "")
+    const lsMnt = () =>
+      execFileSync("nsenter", ["-t", String(t.pid), "-m", "ls", "/mnt"], { encoding: "utf8" })
+    try {
+      // Looked up in the target's namespace, the same path is the empty directory below.
+      await run(Mount.bind(hostOnly, "/mnt", inT))
+      expect(lsMnt()).not.toContain("only-here")
+      await run(Mount.umount("/mnt", inT))
+
+      await run(Mount.bind(hostOnly, "/mnt", { ...inT, sourceIn: "self", flags: ["ro"] }))
+      expect(lsMnt()).toContain("only-here")
+      const [entry] = await at("/mnt", t.pid)
+      expect(entry).toMatchObject({ fstype: "tmpfs", source: "hostonly" })
+      expect(entry?.mountOptions.split(",")).toContain("ro")
+      const write = spawnSync("nsenter", ["-t", String(t.pid), "-m", "touch", "/mnt/x"], {
+        encoding: "utf8",
+      })
+      expect(write.status).not.toBe(0)
+      expect(write.stderr).toContain("Read-only file system")
+      expect(await at("/mnt")).toHaveLength(0)
+      await run(Mount.umount("/mnt", inT))
+    } finally {
+      execFileSync("umount", [hostOnly])
+    }
+  })
+
   it("create: true makes the placeholder on a fresh /dev tmpfs, then binds /dev/null onto it", async () => {
     const t = await target(() => mountNamespaceTarget())
     const inT = { in: { pid: t.pid } }
@@ -346,6 +379,11 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
         "data",
       ],
       ["unknown option", () => Mount.umount("/mnt", { lazy: true } as never), "lazy"],
+      [
+        "sourceIn other than self",
+        () => Mount.bind("/tmp", "/mnt", { sourceIn: "host" as never }),
+        "sourceIn",
+      ],
     ]
     it.each(invalid)("%s → InvalidArgument, nothing mounted", async (_, call, argument) => {
       const before = await table()

@@ -88,6 +88,18 @@ describe.skipIf(!privileged)("linx-mount CLI against the real kernel", () => {
     expect(lineFor("/mnt", target.pid)).toBeUndefined()
   })
 
+  it("bind --source-in self brings a directory of ours into the target's namespace", () => {
+    mkdirSync(`${base}/ours`)
+    writeFileSync(`${base}/ours/marker`, "")
+    const pid = String(target.pid)
+    expect(run("bind", "--source-in", "self", "--pid", pid, `${base}/ours`, "/mnt")).toMatchObject({
+      code: 0,
+    })
+    expect(lineFor("/mnt", target.pid)).toContain("/ours")
+    expect(run("umount", "--pid", pid, "/mnt").code).toBe(0)
+    expect(run("bind", "--source-in", "host", "--pid", pid, `${base}/ours`, "/mnt").code).toBe(1)
+  })
+
   it("a kernel refusal exits 32, like mount(8), with the stage, path and errno", () => {
     const result = run("umount", `${base}/not-a-mount-point`)
     expect(result.code).toBe(32)

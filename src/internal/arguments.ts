@@ -175,3 +175,14 @@ export const knownKeys = (value: Record<string, unknown>, known: ReadonlyArray<s
   }
   return Effect.void
 }
+
+/** `sourceIn`: absent (the source is looked up in `in`), or `"self"`. */
+export const sourceIn = (value: unknown): Effect.Effect<boolean, InvalidArgument> => {
+  if (value === undefined) return Effect.succeed(false)
+  if (value === "self") return Effect.succeed(true)
+  return invalid(
+    "sourceIn",
+    value,
+    'must be "self" (look the source up in this process\'s namespace)',
+  )
+}

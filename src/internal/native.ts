@@ -15,6 +15,7 @@ export interface NativeOp {
   readonly nsPath?: string
   readonly pidns?: boolean
   readonly create?: boolean
+  readonly sourceFromHome?: boolean
   readonly source?: string
   readonly target: string
   readonly fstype?: string

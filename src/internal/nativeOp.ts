@@ -29,6 +29,7 @@ export const toNativeOp = (request: Request): NativeOp => {
         data: request.data,
         flags: request.flags,
         remountFlags: request.remountFlags,
+        sourceFromHome: request.sourceFromCaller === true,
       }
     case "Umount":
       return { kind: 1, ...nsFields(request.in), target: request.target, flags: request.flags }

@@ -12,7 +12,9 @@ import { Mounter } from "../../Mounter.js"
 
 export const verbUsage = `Mutating commands (root):
   linx-mount mount [-t TYPE] [-o OPTS] [--create] SOURCE TARGET    mount(2)
-  linx-mount bind [-o OPTS] [-R|--rec] [--create] SOURCE TARGET    mount --bind (-o ro really read-only)
+  linx-mount bind [-o OPTS] [-R|--rec] [--create] [--source-in self] SOURCE TARGET
+                                                                   mount --bind (-o ro really read-only;
+                                                                   --source-in self: SOURCE from our namespace)
   linx-mount remount [-o OPTS] TARGET                              mount -o remount (add -o bind for a bind mount)
   linx-mount move SOURCE TARGET                                    mount --move
   linx-mount umount [-l|--lazy] [-f|--force] [--expire] [--no-follow] TARGET
@@ -100,6 +102,7 @@ const program = (
         options: { type: "string", short: "o", multiple: true },
         rec: { type: "boolean", short: "R" },
         create: { type: "boolean" },
+        "source-in": { type: "string" },
       })
       const [source, target] = positionals(rest, ["SOURCE", "TARGET"])
       const { flags, data } = splitOptions(values.options ?? [])
@@ -107,6 +110,7 @@ const program = (
       return Mount.bind(source!, target!, {
         flags,
         ...(data !== undefined ? { data } : {}),
+        ...(values["source-in"] !== undefined ? { sourceIn: values["source-in"] as "self" } : {}),
         create: values.create ?? false,
         in: namespaceOf(values),
       })
