@@ -1,7 +1,8 @@
 /**
- * The worker's answer to each request of a batch: done, or failed at a stage with an errno.
- * Errors never cross the thread as `Error` objects (a `MessagePort` strips their class and
- * fields); the main thread decodes this schema and builds the `MountError` itself.
+ * What the addon's threads report for each request of a batch: `null` when it was done, or
+ * the stage that failed and its errno. No `Error` object ever crosses from native code; the
+ * main thread decodes each outcome with this schema and builds the `MountError` itself, so a
+ * value that does not fit (a lost or garbled reply) is caught here, typed.
  *
  * @since 0.1.0
  */
@@ -9,16 +10,12 @@ import * as Schema from "effect/Schema"
 import { Stage } from "../src/MountError.js"
 
 /**
+ * A request that failed: at which stage, with which errno.
+ *
  * @since 0.1.0
  * @category models
  */
-export const Done = Schema.TaggedStruct("Done", {})
-
-/**
- * @since 0.1.0
- * @category models
- */
-export const Failed = Schema.TaggedStruct("Failed", {
+export const Failed = Schema.Struct({
   stage: Stage,
   errno: Schema.Int,
 })
@@ -27,24 +24,26 @@ export const Failed = Schema.TaggedStruct("Failed", {
  * @since 0.1.0
  * @category models
  */
-export const Reply = Schema.Union([Done, Failed])
+export type Failed = typeof Failed.Type
 
 /**
- * @since 0.1.0
- * @category models
- */
-export type Reply = typeof Reply.Type
-
-/**
- * The replies to one batch, in the order of its requests.
+ * One request's outcome: `null` (done) or `Failed`.
  *
  * @since 0.1.0
  * @category models
  */
-export const Replies = Schema.Array(Reply)
+export const Outcome = Schema.NullOr(Failed)
 
 /**
  * @since 0.1.0
+ * @category models
+ */
+export type Outcome = typeof Outcome.Type
+
+/**
+ * Decodes one outcome; `Option.none()` for anything that is not one.
+ *
+ * @since 0.1.0
  * @category codecs
  */
-export const decodeReplies = Schema.decodeUnknownSync(Replies)
+export const decodeOutcome = Schema.decodeUnknownOption(Outcome)

@@ -1,7 +1,8 @@
 /**
- * The requests the public API sends to the workers: one schema per kind, already
+ * The requests the public API hands to the addon's threads: one schema per kind, already
  * validated and normalised on the main thread (flags as integers, paths absolute or
- * namespace-relative, the namespace named). The worker decodes them with the same schema.
+ * namespace-relative, the namespace named). The addon reads exactly these fields
+ * (`src/internal/nativeOp.ts` maps them) and checks their types again on its side.
  *
  * @since 0.1.0
  */
@@ -87,7 +88,7 @@ export const Request = Schema.Union([MountRequest, UmountRequest, PivotRootReque
 export type Request = typeof Request.Type
 
 /**
- * One message to a worker: several requests, run in order.
+ * One hand-off to a native thread: several requests, run in order.
  *
  * @since 0.1.0
  * @category models

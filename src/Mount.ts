@@ -4,7 +4,7 @@
  * `in: { path }`).
  *
  * Arguments are validated and normalised on the calling thread — an `InvalidArgument`
- * means nothing was touched — and the syscalls run on the `Mounter`'s worker threads, so
+ * means nothing was touched — and the syscalls run on the `Mounter`'s native threads, so
  * the event loop never blocks. A kernel refusal is a `MountError` naming the stage, the
  * path and the errno.
  *

@@ -3,8 +3,8 @@
  *
  * A `MountError` names the stage that failed (`operation`), what it failed on (`path`),
  * and the errno, both as Node spells it (`code: "ENOENT"`) and as a number (`errno: 2`).
- * Its `message` is derived from those fields, so an error decoded from a worker reply
- * reads exactly like one raised on the main thread.
+ * Its `message` is derived from those fields, so an error built from a native thread's
+ * outcome reads exactly like one raised on the main thread.
  *
  * @since 0.1.0
  */
@@ -20,11 +20,12 @@ import * as Schema from "effect/Schema"
  * - `remount`: a read-only bind was made, the follow-up read-only remount failed, and the
  *   bind was undone; `undo`: that undo failed too, so the bind is still mounted.
  * - `open_ns`, `setns`: opening or entering the mount namespace file (`path` is that file).
- * - `unshare`, `thread`: preparing the private native thread.
+ * - `unshare`: giving a native thread its own fs_struct.
+ * - `thread`: no native thread could run the request, or its outcome was lost
+ *   (`ECANCELED`: whether it ran is unknown; the mount table tells).
  * - `chdir`: entering `newRoot` before pivot_root (`path` is `newRoot`).
  * - `create`: making the `create: true` placeholder file.
  * - `open_pidns`, `setns_pid`, `pipe`, `fork`: mounting proc from inside a PID namespace.
- * - `worker`: the worker thread carrying the request died before replying.
  *
  * @since 0.1.0
  * @category models
@@ -46,7 +47,6 @@ export const Stage = Schema.Literals([
   "setns_pid",
   "pipe",
   "fork",
-  "worker",
 ])
 
 /**
@@ -67,13 +67,12 @@ const doing: Record<Stage, string> = {
   open_ns: "opening the mount namespace file",
   unshare: "unshare(CLONE_FS) of the native thread, for",
   setns: "entering the mount namespace",
-  thread: "starting the native thread, for",
+  thread: "handing the request to a native thread, for",
   create: "creating the placeholder file",
   open_pidns: "opening the PID namespace file",
   setns_pid: "entering the PID namespace",
   pipe: "making the pipe to the mounting child, for",
   fork: "starting the child that mounts in the PID namespace, for",
-  worker: "the worker thread died while handling the request, for",
 }
 
 const meaning: Partial<Record<string, string>> = {

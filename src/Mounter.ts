@@ -16,13 +16,14 @@ import { availableParallelism } from "node:os"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
+import * as Option from "effect/Option"
+import { decodeOutcome } from "../protocol/Reply.js"
 import type { Request } from "../protocol/Request.js"
 import { InvalidArgument } from "./InvalidArgument.js"
 import { failure } from "./internal/failure.js"
 import { type NativeFailure, type NativePool, native } from "./internal/native.js"
 import { toNativeOp } from "./internal/nativeOp.js"
-import { type MountError, Stage } from "./MountError.js"
+import type { MountError } from "./MountError.js"
 
 /**
  * @since 0.1.0
@@ -46,8 +47,6 @@ const defaults = {
 // ECANCELED: the request never reached a thread (none could be started), or its reply was
 // malformed; whether anything happened is then unknown.
 const ECANCELED = 125
-
-const isStage = Schema.is(Stage)
 
 interface Pending {
   readonly request: Request
@@ -83,11 +82,17 @@ const settle = (
     // Whatever the addon hands back, each request settles typed: a reply that is not an
     // array would otherwise throw here, uncaught, and leave its callers waiting forever
     // (found by test/fuzz.test.ts).
-    const outcome = Array.isArray(outcomes) ? outcomes[i] : undefined
-    if (outcome === null) resume(Effect.void)
-    else if (outcome === undefined || !isStage(outcome.stage))
+    const raw: unknown = Array.isArray(outcomes) ? outcomes[i] : undefined
+    if (raw === null) {
+      resume(Effect.void) // the common case, without a decode
+      return
+    }
+    const outcome = decodeOutcome(raw)
+    if (Option.isSome(outcome) && outcome.value !== null) {
+      resume(Effect.fail(failure(request, outcome.value.stage, outcome.value.errno)))
+    } else {
       resume(Effect.fail(failure(request, "thread", ECANCELED)))
-    else resume(Effect.fail(failure(request, outcome.stage, outcome.errno)))
+    }
   })
 }
 

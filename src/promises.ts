@@ -1,6 +1,6 @@
 /**
  * The Promise facade: the same verbs, arguments, results and error classes as the Effect
- * API (`Mount`), over one shared worker pool started on first use. Its idle threads never
+ * API (`Mount`), over one shared thread pool started on first use. Its idle threads never
  * keep the process alive; `close()` ends the pool, and a later call starts a new one.
  *
  * @example

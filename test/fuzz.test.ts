@@ -23,7 +23,7 @@ import fc from "fast-check"
 import { InvalidArgument, Mount, MountError, Mounter } from "linx-mount"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { mountFlagConstants, perMountFlags, umountFlagConstants } from "../protocol/Flags.js"
-import { decodeReplies } from "../protocol/Reply.js"
+import { decodeOutcome } from "../protocol/Reply.js"
 import { decodeBatch, type Request } from "../protocol/Request.js"
 import { failure } from "../src/internal/failure.js"
 import { native } from "../src/internal/native.js"
@@ -298,33 +298,33 @@ describe("fuzz: argument validation refuses every invalid call before dispatch",
 
 describe("fuzz: the protocol", () => {
   const stages = Stage.literals as ReadonlyArray<string>
-  const replyArb = fc.oneof(
-    fc.constant({ _tag: "Done" }),
+  const outcomeArb = fc.oneof(
+    fc.constant(null),
     fc.record({
-      _tag: fc.constant("Failed"),
       stage: fc.constantFrom(...stages),
       errno: fc.integer({ min: -5, max: 200_000 }),
     }),
   )
 
-  it(`every well-formed batch of replies decodes and maps to a typed MountError (${runs} runs)`, () => {
+  it(`every well-formed outcome decodes and maps to a typed MountError (${runs} runs)`, () => {
     properties++
     fc.assert(
-      fc.property(counted(fc.array(replyArb, { maxLength: 8 })), (raw) => {
-        const replies = decodeReplies(raw)
-        expect(replies).toEqual(raw)
+      fc.property(counted(fc.array(outcomeArb, { maxLength: 8 })), (raw) => {
         const request: Request = {
           _tag: "Umount",
           target: "/t",
           flags: 0,
           in: { _tag: "Pid", pid: 7 },
         }
-        for (const reply of replies) {
-          if (reply._tag === "Done") continue
-          const error = failure(request, reply.stage, reply.errno)
+        for (const value of raw) {
+          const outcome = decodeOutcome(value)
+          expect(Option.getOrThrow(outcome)).toEqual(value)
+          const failed = Option.getOrThrow(outcome)
+          if (failed === null) continue
+          const error = failure(request, failed.stage, failed.errno)
           expect(error).toBeInstanceOf(SourceMountError)
-          expect(error.operation).toBe(reply.stage)
-          expect(error.errno).toBe(reply.errno)
+          expect(error.operation).toBe(failed.stage)
+          expect(error.errno).toBe(failed.errno)
           expect(typeof error.code).toBe("string")
           expect(typeof error.message).toBe("string")
         }
@@ -333,33 +333,22 @@ describe("fuzz: the protocol", () => {
     )
   })
 
-  it(`any value either decodes to replies of the schema or is refused (${runs} runs)`, () => {
+  it(`any value either decodes to an outcome of the schema or is refused (${runs} runs)`, () => {
     properties++
     const mutated = fc.oneof(
       anything,
-      fc.array(fc.oneof(replyArb, anything), { maxLength: 4 }),
-      fc.array(
-        fc.record({
-          _tag: fc.constantFrom("Failed", "Done", "failed"),
-          stage: fc.oneof(fc.string(), anything),
-          errno: fc.oneof(fc.double(), anything),
-        }),
-        { maxLength: 3 },
-      ),
+      outcomeArb,
+      fc.record({
+        stage: fc.oneof(fc.string(), anything),
+        errno: fc.oneof(fc.double(), anything),
+      }),
     )
     fc.assert(
       fc.property(counted(mutated), (raw) => {
-        let replies: ReturnType<typeof decodeReplies>
-        try {
-          replies = decodeReplies(raw)
-        } catch {
-          return // refused: the Mounter turns this into a typed worker failure
-        }
-        for (const reply of replies) {
-          if (reply._tag === "Done") continue
-          expect(stages).toContain(reply.stage)
-          expect(Number.isInteger(reply.errno)).toBe(true)
-        }
+        const outcome = decodeOutcome(raw)
+        if (Option.isNone(outcome) || outcome.value === null) return // refused, or done
+        expect(stages).toContain(outcome.value.stage)
+        expect(Number.isInteger(outcome.value.errno)).toBe(true)
       }),
       { numRuns: runs },
     )

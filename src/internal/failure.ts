@@ -1,5 +1,5 @@
 /**
- * Turns a worker's `Failed` reply into a `MountError` whose `path` names what failed: the
+ * Turns a native thread's `Failed` outcome into a `MountError` whose `path` names what failed: the
  * namespace file for the namespace stages, `newRoot` for chdir, else the target.
  */
 import type { Request } from "../../protocol/Request.js"

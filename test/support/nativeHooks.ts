@@ -37,7 +37,8 @@ process.dlopen = function (
   ...rest: Array<unknown>
 ) {
   ;(dlopen as (...a: Array<unknown>) => void).call(this, module, filename, ...rest)
-  if (!String(filename).includes("linx_mount")) return
+  // build/Release/linx_mount.node, or prebuilds/<platform>/linx-mount.node
+  if (!/linx[-_]mount\.node$/.test(String(filename))) return
   const binding = module.exports as NativeBinding
   const RealPool = binding.Pool
   class HookedPool implements NativePool {
