@@ -42,7 +42,7 @@ struct PoolState {
   pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
   pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
   // Guarded by mutex.
-  std::deque<Job*> queue;
+  std::deque<Task*> queue;  // one entry per op
   std::vector<pthread_t> threads;  // every thread started, joined once all have exited
   size_t live = 0;                 // threads still serving
   size_t idle = 0;                 // threads waiting for a job
@@ -123,17 +123,22 @@ void* threadMain(void* arg) {
     while (state->queue.empty() && !state->closing) pthread_cond_wait(&state->wake, &state->mutex);
     state->idle--;
     if (state->queue.empty()) break;  // closing, and nothing left to do
-    Job* job = state->queue.front();
+    Task* task = state->queue.front();
     state->queue.pop_front();
     state->queued.fetch_sub(1, std::memory_order_release);
+    // Pass the wake-up on: the main thread signals one thread per batch, and each thread
+    // that takes an op wakes the next while ops remain (an idle thread that is asleep;
+    // signalling with none asleep costs nothing).
+    bool more = !state->queue.empty();
     pthread_mutex_unlock(&state->mutex);
+    if (more) pthread_cond_signal(&state->wake);  // outside the lock: the woken thread can take it
 
-    for (size_t i = 0; i < job->ops.size(); i++) {
-      if (failure.stage) job->outcomes[i] = failure;
-      else if (lostHome) job->outcomes[i] = {"thread", EAGAIN};  // never run from an unknown namespace
-      else job->outcomes[i] = execute(job->ops[i], &home, &lostHome);
-    }
-    if (state->tsfn.NonBlockingCall(job) != napi_ok) delete job;
+    Job* job = task->job;
+    Outcome& outcome = job->outcomes[task->index];
+    if (failure.stage) outcome = failure;
+    else outcome = execute(job->ops[task->index], &home, &lostHome);
+    // Refused only while the environment is torn down, when nobody waits for an answer.
+    state->tsfn.NonBlockingCall(task);
 
     pthread_mutex_lock(&state->mutex);
     // A thread that could not get home is retired: the next submit starts a fresh one.
@@ -177,25 +182,26 @@ int startThread(const std::shared_ptr<PoolState>& state) {
 
 }  // namespace
 
-// Hands a finished job to JavaScript, on the main thread: onComplete(id, outcomes).
-void deliver(Napi::Env env, Napi::Function callback, PoolState* state, Job* job) {
-  std::unique_ptr<Job> owned(job);
+// Hands one finished op to JavaScript, on the main thread: onComplete(id, index, outcome).
+void deliver(Napi::Env env, Napi::Function callback, PoolState* state, Task* task) {
+  Job* job = task->job;
+  const Outcome o = job->outcomes[task->index];
+  size_t index = task->index;
+  double id = job->id;
+  if (++job->delivered == job->ops.size()) {
+    delete job;
+    // Unref once idle, but not while close() waits for the threads to go.
+    if (env != nullptr && --state->outstanding == 0 && !state->closeRequested) state->tsfn.Unref(env);
+  }
   if (env == nullptr || callback.IsEmpty()) return;  // the environment is going away
-  // Unref once idle, but not while close() waits for the threads to go.
-  if (--state->outstanding == 0 && !state->closeRequested) state->tsfn.Unref(env);
-  Napi::Array result = Napi::Array::New(env, job->outcomes.size());
-  for (uint32_t i = 0; i < job->outcomes.size(); i++) {
-    const Outcome& o = job->outcomes[i];
-    if (!o.stage) {
-      result.Set(i, env.Null());
-      continue;
-    }
+  Napi::Value outcome = env.Null();
+  if (o.stage) {
     Napi::Object failure = Napi::Object::New(env);
     failure.Set("stage", o.stage);
     failure.Set("errno", o.err);
-    result.Set(i, failure);
+    outcome = failure;
   }
-  callback.Call({Napi::Number::New(env, job->id), result});
+  callback.Call({Napi::Number::New(env, id), Napi::Number::New(env, static_cast<double>(index)), outcome});
 }
 
 Napi::Function Pool::Define(Napi::Env env) {
@@ -273,9 +279,16 @@ Napi::Value Pool::Submit(const Napi::CallbackInfo& info) {
   }
   job->outcomes.resize(job->ops.size());
 
+  size_t count = job->ops.size();
+  if (count == 0) return env.Undefined();  // nothing to run, nothing will be answered
+  job->tasks.resize(count);
+  for (size_t i = 0; i < count; i++) job->tasks[i] = Task{job.get(), i};
+
   pthread_mutex_lock(&state_->mutex);
   int startError = 0;
-  if (state_->idle <= state_->queue.size() && state_->live < state_->maxThreads)
+  // Enough threads for the ops waiting, up to maxThreads: threads are started once and kept.
+  while (startError == 0 && state_->live < state_->maxThreads &&
+         state_->live < state_->queue.size() + count)
     startError = startThread(state_);
   if (state_->live == 0) {
     pthread_mutex_unlock(&state_->mutex);
@@ -284,11 +297,13 @@ Napi::Value Pool::Submit(const Napi::CallbackInfo& info) {
     failure.Set("errno", startError != 0 ? startError : EAGAIN);
     return failure;
   }
-  state_->queue.push_back(job.release());
-  state_->queued.fetch_add(1, std::memory_order_release);
-  // A polling thread will find the job by itself; signal only when none is awake.
-  if (!state_->spinning) pthread_cond_signal(&state_->wake);
+  Job* queued = job.release();
+  for (size_t i = 0; i < count; i++) state_->queue.push_back(&queued->tasks[i]);
+  state_->queued.fetch_add(count, std::memory_order_release);
+  // A polling thread finds the ops by itself; otherwise wake one, which wakes the next.
+  bool wake = !state_->spinning;
   pthread_mutex_unlock(&state_->mutex);
+  if (wake) pthread_cond_signal(&state_->wake);
   if (state_->outstanding++ == 0) state_->tsfn.Ref(env);
   return env.Undefined();
 }

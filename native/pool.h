@@ -2,14 +2,16 @@
 // JavaScript: each has an fs_struct of its own (so setns and chdir touch nothing else),
 // all signals blocked, and returns to its home namespaces after every op.
 //
-// The main thread queues a job (one batch of ops) and returns at once; a pool thread runs
-// it and hands the outcomes back through a thread-safe function, so JavaScript is woken
-// once per batch and never waits.
+// The main thread queues a job (one batch of ops) and returns at once, waking at most one
+// thread; the pool threads share the ops out, each waking the next while work remains, and
+// hand each outcome back through a thread-safe function (wake-ups of the event loop
+// coalesce): JavaScript never waits, and the RCU waits of unmounts overlap.
 #pragma once
 
 #include <napi.h>
 #include <pthread.h>
 
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <vector>
@@ -18,16 +20,29 @@
 
 namespace linx {
 
+struct Job;
+
+// One op of a job, as queued, and as handed back to JavaScript when it is done.
+struct Task {
+  Job* job;
+  size_t index;
+};
+
+// One batch from JavaScript. Its ops are independent requests (concurrent callers), so the
+// pool threads share them out, and each outcome goes back as soon as it is known: a quick
+// bind never waits for an unmount's RCU grace period.
 struct Job {
   double id = 0;
   std::vector<Op> ops;
   std::vector<Outcome> outcomes;
+  std::vector<Task> tasks;
+  size_t delivered = 0;  // main thread only; the job is freed when all are delivered
 };
 
 struct PoolState;
 
-void deliver(Napi::Env env, Napi::Function callback, PoolState* state, Job* job);
-using Completion = Napi::TypedThreadSafeFunction<PoolState, Job, deliver>;
+void deliver(Napi::Env env, Napi::Function callback, PoolState* state, Task* task);
+using Completion = Napi::TypedThreadSafeFunction<PoolState, Task, deliver>;
 
 class Pool : public Napi::ObjectWrap<Pool> {
  public:

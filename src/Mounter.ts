@@ -6,8 +6,8 @@
  * are stopped (after finishing queued work) when the layer's scope closes. Idle threads
  * never keep the process alive.
  *
- * Requests issued in the same tick travel as batches, one hand-off per batch, spread over
- * the threads so that unmounts waiting on RCU overlap.
+ * Requests issued in the same tick travel as one batch, one hand-off; the native threads
+ * share its requests out, so that unmounts waiting on RCU overlap.
  *
  * @since 0.1.0
  */
@@ -74,26 +74,20 @@ export class Mounter extends Context.Service<
     Layer.effect(Mounter, make(options))
 }
 
-const settle = (
-  batch: ReadonlyArray<Pending>,
-  outcomes: ReadonlyArray<NativeFailure | null>,
-): void => {
-  batch.forEach(({ request, resume }, i) => {
-    // Whatever the addon hands back, each request settles typed: a reply that is not an
-    // array would otherwise throw here, uncaught, and leave its callers waiting forever
-    // (found by test/fuzz.test.ts).
-    const raw: unknown = Array.isArray(outcomes) ? outcomes[i] : undefined
-    if (raw === null) {
-      resume(Effect.void) // the common case, without a decode
-      return
-    }
-    const outcome = decodeOutcome(raw)
-    if (Option.isSome(outcome) && outcome.value !== null) {
-      resume(Effect.fail(failure(request, outcome.value.stage, outcome.value.errno)))
-    } else {
-      resume(Effect.fail(failure(request, "thread", ECANCELED)))
-    }
-  })
+// One request's outcome → its caller. Whatever the addon hands back settles typed: a value
+// that is not an outcome of the protocol (found by test/fuzz.test.ts) becomes thread /
+// ECANCELED rather than an exception with callers left waiting.
+const settleOne = ({ request, resume }: Pending, raw: unknown): void => {
+  if (raw === null) {
+    resume(Effect.void) // the common case, without a decode
+    return
+  }
+  const outcome = decodeOutcome(raw)
+  if (Option.isSome(outcome) && outcome.value !== null) {
+    resume(Effect.fail(failure(request, outcome.value.stage, outcome.value.errno)))
+  } else {
+    resume(Effect.fail(failure(request, "thread", ECANCELED)))
+  }
 }
 
 const make = Effect.fnUntraced(function* (options: MounterOptions) {
@@ -106,13 +100,15 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
     })
   }
 
-  const inFlight = new Map<number, ReadonlyArray<Pending>>()
+  // Batches handed to the pool, by id; each entry is cleared once all its requests settled.
+  const inFlight = new Map<number, { readonly batch: ReadonlyArray<Pending>; left: number }>()
   let nextId = 1
-  const onComplete = (id: number, outcomes: ReadonlyArray<NativeFailure | null>): void => {
-    const batch = inFlight.get(id)
-    if (batch === undefined) return
-    inFlight.delete(id)
-    settle(batch, outcomes)
+  const onComplete = (id: number, index: number, outcome: unknown): void => {
+    const entry = inFlight.get(id)
+    const pending = entry?.batch[index]
+    if (entry === undefined || pending === undefined) return
+    if (--entry.left === 0) inFlight.delete(id)
+    settleOne(pending, outcome)
   }
 
   const pool: NativePool = yield* Effect.acquireRelease(
@@ -133,27 +129,20 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
       // out of a microtask where nothing could catch it.
       refused = { stage: "thread", errno: ECANCELED }
     }
-    if (refused === undefined) inFlight.set(id, batch)
-    else
-      settle(
-        batch,
-        batch.map(() => refused),
-      )
+    if (refused === undefined) inFlight.set(id, { batch, left: batch.length })
+    else for (const pending of batch) settleOne(pending, refused)
   }
 
   const queue: Array<Pending> = []
   let flushScheduled = false
-  // Everything queued in one tick goes out as one batch per thread (each at most maxBatch
-  // requests), so concurrent callers share hand-offs and their RCU waits still overlap.
+  // Everything queued in one tick goes out as one batch (cut at maxBatch), one hand-off:
+  // the native threads share its requests out among themselves.
   const flush = (): void => {
     flushScheduled = false
     const pending = queue.splice(0)
-    const batches = Math.max(
-      Math.min(pending.length, maxThreads),
-      Math.ceil(pending.length / defaults.maxBatch),
-    )
-    const size = Math.ceil(pending.length / batches)
-    for (let i = 0; i < pending.length; i += size) dispatch(pending.slice(i, i + size))
+    for (let i = 0; i < pending.length; i += defaults.maxBatch) {
+      dispatch(pending.slice(i, i + defaults.maxBatch))
+    }
   }
 
   const submit = (request: Request): Effect.Effect<void, MountError> =>

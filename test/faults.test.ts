@@ -234,7 +234,7 @@ describe.skipIf(!privileged)("faults", () => {
       await works(run)
     })
 
-    it("a batch whose thread died holding it: no reply until the pool answers short, then typed, not a hang", async () => {
+    it("a batch whose thread died holding it: no reply until garbage comes back for it, then typed, not a hang", async () => {
       faults++
       const pending = run(Mount.umount("/linx-test-hook/lost")).catch((e: unknown) => e)
       await sleep(50)

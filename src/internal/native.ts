@@ -44,7 +44,8 @@ export interface NativeBinding {
   readonly constants: Readonly<Record<string, number>>
   readonly Pool: new (
     maxThreads: number,
-    onComplete: (id: number, outcomes: ReadonlyArray<NativeFailure | null>) => void,
+    /** Called once per op, as soon as it is done: the batch's id, the op's index in it. */
+    onComplete: (id: number, index: number, outcome: NativeFailure | null) => void,
   ) => NativePool
   /**
    * Reads a whole file in one libuv threadpool job (native/read.h): the bytes, or

@@ -4,12 +4,13 @@
  * misbehaves the way a broken native thread or addon could, and everything else goes to the
  * real pool untouched. Test files run in processes of their own, so nothing else sees it.
  *
- *   /linx-test-hook/reply   the batch "completes" with JSON.parse(op.data) as its outcomes:
+ *   /linx-test-hook/reply   the batch "completes" with JSON.parse(op.data) as its outcomes,
+ *                           element i for op i (not an array: nothing usable for any op):
  *                           any value at all, for fuzzing the reply path
  *   /linx-test-hook/refuse  submit refuses the batch with JSON.parse(op.data), as when no
  *                           thread could be started
  *   /linx-test-hook/lost    the batch never completes (a thread that died holding it); the
- *                           test settles it with `release()`, as a closing pool would not
+ *                           test settles it with `releaseLost()`, answering garbage for each op
  */
 import type {
   NativeBinding,
@@ -18,11 +19,11 @@ import type {
   NativePool,
 } from "../../src/internal/native.js"
 
-type OnComplete = (id: number, outcomes: ReadonlyArray<NativeFailure | null>) => void
+type OnComplete = (id: number, index: number, outcome: NativeFailure | null) => void
 
 const lost: Array<() => void> = []
 
-/** Completes every "lost" batch with no outcomes at all (a reply shorter than its batch). */
+/** Completes every "lost" batch, each op with an outcome that is none (`undefined`). */
 export const releaseLost = (): number => {
   const n = lost.length
   for (const release of lost.splice(0)) release()
@@ -52,13 +53,23 @@ process.dlopen = function (
     submit(id: number, ops: ReadonlyArray<NativeOp>) {
       const first = ops[0]
       switch (first?.target) {
-        case "/linx-test-hook/reply":
-          setImmediate(() => this.onComplete(id, JSON.parse(first.data ?? "null")))
+        case "/linx-test-hook/reply": {
+          const outcomes: unknown = JSON.parse(first.data ?? "null")
+          setImmediate(() =>
+            ops.forEach((_, i) =>
+              this.onComplete(
+                id,
+                i,
+                (Array.isArray(outcomes) ? outcomes[i] : undefined) as NativeFailure,
+              ),
+            ),
+          )
           return undefined
+        }
         case "/linx-test-hook/refuse":
           return JSON.parse(first.data ?? "null") as NativeFailure
         case "/linx-test-hook/lost":
-          lost.push(() => this.onComplete(id, []))
+          lost.push(() => ops.forEach((_, i) => this.onComplete(id, i, undefined as never)))
           return undefined
         default:
           return this.real.submit(id, ops)
