@@ -99,8 +99,9 @@ export async function breakdown({ scope, src, target, ns }) {
     // The addon's thread pool driven directly: one hand-off there and one wake-up back per
     // op, no Effect, no validation — the floor of the stack.
     let resolve
-    const pool = new addon.Pool(1, (_id, outcomes) => {
-      if (outcomes[0] !== null) throw new Error(`addon: ${JSON.stringify(outcomes[0])}`)
+    let failed
+    const pool = new addon.Pool(1, (_id, _index, outcome) => {
+      if (outcome !== null) failed = new Error(`addon: ${JSON.stringify(outcome)}`)
       resolve()
     })
     let id = 0
@@ -112,6 +113,7 @@ export async function breakdown({ scope, src, target, ns }) {
     await row("addon", "the addon's pool driven directly (no Effect), op by op", async () => {
       await submit(bindOp)
       await submit(umountOp)
+      if (failed) throw failed
     })
     await new Promise((r) => pool.close(r))
   }
