@@ -42,6 +42,8 @@ const defaults = {
   // A flush larger than this is cut into several batches, so that one reply never settles
   // thousands of fibers in a single tick.
   maxBatch: 64,
+  // Outcomes settled per turn of the event loop (see drain).
+  settlePerTurn: 32,
 } as const
 
 // ECANCELED: the request never reached a thread (none could be started), or its reply was
@@ -103,12 +105,30 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   // Batches handed to the pool, by id; each entry is cleared once all its requests settled.
   const inFlight = new Map<number, { readonly batch: ReadonlyArray<Pending>; left: number }>()
   let nextId = 1
+  // Outcomes arrive in bursts (one wake-up of the loop can bring a thousand), and settling
+  // one resumes its caller's fiber, which may run on for a while: they are settled a slice
+  // at a time, with a turn of the event loop between slices, so timers and I/O never wait
+  // for a whole burst.
+  let ready: Array<readonly [Pending, unknown]> = []
+  let drainScheduled = false
+  const drain = (): void => {
+    const slice =
+      ready.length > defaults.settlePerTurn ? ready.splice(0, defaults.settlePerTurn) : ready
+    if (slice === ready) ready = []
+    for (const [pending, outcome] of slice) settleOne(pending, outcome)
+    drainScheduled = ready.length > 0
+    if (drainScheduled) setImmediate(drain)
+  }
   const onComplete = (id: number, index: number, outcome: unknown): void => {
     const entry = inFlight.get(id)
     const pending = entry?.batch[index]
     if (entry === undefined || pending === undefined) return
     if (--entry.left === 0) inFlight.delete(id)
-    settleOne(pending, outcome)
+    ready.push([pending, outcome])
+    if (!drainScheduled) {
+      drainScheduled = true
+      setImmediate(drain)
+    }
   }
 
   const pool: NativePool = yield* Effect.acquireRelease(
