@@ -55,21 +55,20 @@ process.dlopen = function (
       switch (first?.target) {
         case "/linx-test-hook/reply": {
           const outcomes: unknown = JSON.parse(first.data ?? "null")
-          setImmediate(() =>
-            ops.forEach((_, i) =>
-              this.onComplete(
-                id,
-                i,
-                (Array.isArray(outcomes) ? outcomes[i] : undefined) as NativeFailure,
-              ),
-            ),
-          )
+          setImmediate(() => {
+            for (let i = 0; i < ops.length; i++) {
+              const outcome = Array.isArray(outcomes) ? outcomes[i] : undefined
+              this.onComplete(id, i, outcome as NativeFailure)
+            }
+          })
           return undefined
         }
         case "/linx-test-hook/refuse":
           return JSON.parse(first.data ?? "null") as NativeFailure
         case "/linx-test-hook/lost":
-          lost.push(() => ops.forEach((_, i) => this.onComplete(id, i, undefined as never)))
+          lost.push(() => {
+            for (let i = 0; i < ops.length; i++) this.onComplete(id, i, undefined as never)
+          })
           return undefined
         default:
           return this.real.submit(id, ops)
