@@ -26,7 +26,6 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmdirSync,
   statSync,
   writeFileSync,
@@ -36,6 +35,7 @@ import { join, relative } from "node:path"
 import { fileURLToPath } from "node:url"
 import { adaptList } from "./support/adapt-list.mjs"
 import { checkGoals } from "./support/goals.mjs"
+import { ensurePrivateMountNamespace } from "./support/private-namespace.mjs"
 import { renderMarkdown, renderTable } from "./support/table.mjs"
 
 const benchDir = fileURLToPath(new URL(".", import.meta.url))
@@ -58,30 +58,7 @@ if (process.getuid?.() !== 0) {
   )
   process.exit(1)
 }
-const ownNs = readlinkSync("/proc/self/ns/mnt")
-if (
-  process.env.LINX_BENCH_HOST_MNTNS === undefined ||
-  process.env.LINX_BENCH_HOST_MNTNS === ownNs
-) {
-  const result = spawnSync(
-    "unshare",
-    [
-      "--mount",
-      "--propagation",
-      "private",
-      "--",
-      process.execPath,
-      fileURLToPath(import.meta.url),
-      ...args,
-    ],
-    { stdio: "inherit", env: { ...process.env, LINX_BENCH_HOST_MNTNS: ownNs } },
-  )
-  if (result.error) {
-    console.error(`could not start unshare: ${result.error.message}`)
-    process.exit(1)
-  }
-  process.exit(result.status ?? 1)
-}
+ensurePrivateMountNamespace(import.meta.url, args)
 
 // ---- cases -------------------------------------------------------------------------------
 

@@ -23,10 +23,11 @@
  * stdout; the table goes to stderr.
  */
 import { execFile, execFileSync, spawnSync } from "node:child_process"
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync } from "node:fs"
+import { mkdirSync, mkdtempSync, readFileSync, rmdirSync } from "node:fs"
 import { join } from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
+import { ensurePrivateMountNamespace } from "../support/private-namespace.mjs"
 
 const args = process.argv.slice(2)
 const json = args.includes("--json")
@@ -41,28 +42,7 @@ if (process.getuid?.() !== 0) {
 
 // ---- a private mount namespace of our own, unless the runner made one -----------------------
 
-const ownNs = readlinkSync("/proc/self/ns/mnt")
-const hostNs = process.env.LINX_BENCH_HOST_MNTNS
-if (hostNs === undefined || hostNs === ownNs) {
-  const result = spawnSync(
-    "unshare",
-    [
-      "--mount",
-      "--propagation",
-      "private",
-      "--",
-      process.execPath,
-      fileURLToPath(import.meta.url),
-      ...args,
-    ],
-    { stdio: "inherit", env: { ...process.env, LINX_BENCH_HOST_MNTNS: ownNs } },
-  )
-  if (result.error) {
-    console.error(`could not start unshare: ${result.error.message}`)
-    process.exit(1)
-  }
-  process.exit(result.status ?? 1)
-}
+ensurePrivateMountNamespace(import.meta.url, args)
 
 const distList = new URL("../../dist/src/internal/list.js", import.meta.url)
 const distEffect = new URL("../../node_modules/effect/dist/Effect.js", import.meta.url)
