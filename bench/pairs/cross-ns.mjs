@@ -10,18 +10,14 @@
 import {
   c,
   config,
-  effectLoops,
-  effectPair,
   emit,
   exec,
   layout,
+  linxPairRates,
   loops,
   mountNamespaceTarget,
-  Promises,
-  promisePair,
   rate,
   requireRunner,
-  runtime,
 } from "../support/all.mjs"
 
 const dir = requireRunner()
@@ -32,41 +28,8 @@ const records = []
 const target = await mountNamespaceTarget()
 const pid = target.pid
 const options = { in: { pid } }
-const plural = (n) => `${n} caller${n > 1 ? "s" : ""}`
 
-const rt = runtime()
-// Before the first figure: let the JIT, the pool's workers and the kernel settle.
-await effectLoops(rt, 8, config.processWarmupMs, (k) => effectPair(src, targets[k], options))
-for (const callers of [1, 8]) {
-  records.push(
-    await rate(
-      {
-        case: scope,
-        key: `linx-effect-${callers}`,
-        role: "linx",
-        label: `linx-mount Effect API, ${plural(callers)}`,
-        unit,
-      },
-      (ms) => effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k], options)),
-    ),
-  )
-}
-await rt.dispose()
-for (const callers of [1, 8]) {
-  records.push(
-    await rate(
-      {
-        case: scope,
-        key: `linx-promise-${callers}`,
-        role: "linx",
-        label: `linx-mount Promise API, ${plural(callers)}`,
-        unit,
-      },
-      (ms) => loops(callers, ms, (k) => promisePair(src, targets[k], options)),
-    ),
-  )
-}
-await Promises.close()
+records.push(...(await linxPairRates(scope, src, targets, options)))
 
 records.push(
   await rate(

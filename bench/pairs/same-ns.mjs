@@ -8,17 +8,13 @@
 import {
   c,
   config,
-  effectLoops,
-  effectPair,
   emit,
   exec,
   layout,
+  linxPairRates,
   loops,
-  Promises,
-  promisePair,
   rate,
   requireRunner,
-  runtime,
 } from "../support/all.mjs"
 
 const dir = requireRunner()
@@ -27,40 +23,7 @@ const scope = "pairs/same-ns"
 const unit = "pairs/s"
 const records = []
 
-const rt = runtime()
-// Before the first figure: let the JIT, the pool's workers and the kernel settle.
-await effectLoops(rt, 8, config.processWarmupMs, (k) => effectPair(src, targets[k]))
-for (const callers of [1, 8]) {
-  records.push(
-    await rate(
-      {
-        case: scope,
-        key: `linx-effect-${callers}`,
-        role: "linx",
-        label: `linx-mount Effect API, ${callers} caller${callers > 1 ? "s" : ""}`,
-        unit,
-      },
-      (ms) => effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k])),
-    ),
-  )
-}
-await rt.dispose()
-
-for (const callers of [1, 8]) {
-  records.push(
-    await rate(
-      {
-        case: scope,
-        key: `linx-promise-${callers}`,
-        role: "linx",
-        label: `linx-mount Promise API, ${callers} caller${callers > 1 ? "s" : ""}`,
-        unit,
-      },
-      (ms) => loops(callers, ms, (k) => promisePair(src, targets[k])),
-    ),
-  )
-}
-await Promises.close()
+records.push(...(await linxPairRates(scope, src, targets, undefined)))
 
 for (const threads of [1, 8]) {
   records.push(

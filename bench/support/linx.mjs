@@ -7,6 +7,7 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Mount, Mounter } from "linx-mount"
 import * as Promises from "linx-mount/promises"
+import { config, loops, rate } from "./harness.mjs"
 
 export { Mount, Mounter, Promises }
 
@@ -65,3 +66,48 @@ export const effectBurst = (rt, n, src, targets, options) =>
       { concurrency: "unbounded", discard: true },
     ),
   )
+
+/**
+ * The linx-mount rows of a bind + umount pairs case: the Effect API and the Promise API,
+ * each with 1 and 8 callers in flight, on the default pool, after a warm-up. `options` is
+ * what every call takes (`{ in: { pid } }` for another namespace). Resolves to the records.
+ */
+export const linxPairRates = async (scope, src, targets, options) => {
+  const unit = "pairs/s"
+  const callersLabel = (n) => `${n} caller${n > 1 ? "s" : ""}`
+  const records = []
+  const rt = runtime()
+  // Before the first figure: let the JIT, the pool's threads and the kernel settle.
+  await effectLoops(rt, 8, config.processWarmupMs, (k) => effectPair(src, targets[k], options))
+  for (const callers of [1, 8]) {
+    records.push(
+      await rate(
+        {
+          case: scope,
+          key: `linx-effect-${callers}`,
+          role: "linx",
+          label: `linx-mount Effect API, ${callersLabel(callers)}`,
+          unit,
+        },
+        (ms) => effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k], options)),
+      ),
+    )
+  }
+  await rt.dispose()
+  for (const callers of [1, 8]) {
+    records.push(
+      await rate(
+        {
+          case: scope,
+          key: `linx-promise-${callers}`,
+          role: "linx",
+          label: `linx-mount Promise API, ${callersLabel(callers)}`,
+          unit,
+        },
+        (ms) => loops(callers, ms, (k) => promisePair(src, targets[k], options)),
+      ),
+    )
+  }
+  await Promises.close()
+  return records
+}
