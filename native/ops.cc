@@ -17,9 +17,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <climits>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 
 // Raw syscalls rather than glibc's wrappers (2.36+), so one prebuild loads on older
 // distributions too.
@@ -238,13 +240,85 @@ Outcome runBody(const Op& op, int pidnsFd, int treeFd, const Home* home, bool* l
   return {"mount", EINVAL};
 }
 
-}  // namespace
 
-bool needsPrivateThread(const Op& op) {
-  return op.ns != NsKind::Self || op.pidns || op.kind == OpKind::PivotRoot;
+// ---- staying in a process's namespace between ops ----------------------------------------
+
+// Bumped whenever an op may have changed what "/" is in some namespace (a mount stacked on
+// it, or the mount under it detached). A thread that stays in a namespace keeps the root it
+// got when it entered, while a fresh setns lands on the top mount: after such an op, every
+// thread that stays goes home and enters afresh.
+std::atomic<uint64_t> rootMoves{0};
+
+// The mount id of what `path` names here, or 0 when it cannot be told.
+uint64_t mountIdAt(const char* path, int flags) {
+  struct statx stx;
+  if (statx(AT_FDCWD, path, flags | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) < 0) return 0;
+  return (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
 }
 
-Outcome execute(const Op& op, const Home* home, bool* lostHome) {
+// The inode of the mount namespace a pinned /proc/<pid>/ns names ("mnt:[4026531841]"),
+// read from the link without opening it: opening an nsfs file costs more than a bind.
+// 0 when the process is gone.
+unsigned long linkedMountNamespace(int nsDirFd) {
+  char buf[64];
+  ssize_t n = readlinkat(nsDirFd, "mnt", buf, sizeof buf - 1);
+  if (n <= 0) return 0;
+  buf[n] = '\0';
+  unsigned long inode = 0;
+  if (std::sscanf(buf, "mnt:[%lu]", &inode) != 1) return 0;
+  return inode;
+}
+
+// True when `op` can run where the thread is: for the same process, still in the namespace
+// entered, with the same "/" a fresh setns would give, and nothing to look up at home.
+bool canStayFor(const Home& home, const Op& op) {
+  return op.ns == NsKind::Pid && op.pid == home.awayPid && !op.sourceFromHome &&
+         op.kind != OpKind::PivotRoot && rootMoves.load() == home.awayEpoch &&
+         linkedMountNamespace(home.awayNsDirFd) == home.awayNsInode;
+}
+
+// Propagation changes and remounts never move a mount.
+constexpr unsigned long kInPlaceFlags = MS_REMOUNT | MS_SHARED | MS_PRIVATE | MS_SLAVE | MS_UNBINDABLE;
+
+// Runs an op in the namespace the thread stays in. An op that may have stacked a mount on
+// "/" or detached the mount under it (when it cannot be told: any failed lookup) sends
+// every staying thread home.
+Outcome runAway(const Op& op, int pidnsFd, int treeFd, Home* home, bool* lostHome) {
+  const char* target = op.target.c_str();
+  bool rootMoved = false;
+  if (op.kind == OpKind::Umount) {
+    uint64_t id = mountIdAt(target, (op.flags & UMOUNT_NOFOLLOW) ? AT_SYMLINK_NOFOLLOW : 0);
+    rootMoved = id == 0 || id == home->awayRootMountId;
+  }
+  Outcome out = runBody(op, pidnsFd, treeFd, home, lostHome);
+  if (op.kind == OpKind::Umount) {
+    rootMoved = rootMoved && !out.stage;
+  } else if (op.kind == OpKind::Mount && !(op.flags & kInPlaceFlags) && !out.stage) {
+    uint64_t id = mountIdAt(target, 0);
+    rootMoved = id == 0 || id == home->awayRootMountId;
+  } else if (out.stage && std::strcmp(out.stage, "undo") == 0) {
+    rootMoved = true;  // a bind that could not be undone is still there
+  }
+  if (rootMoved) rootMoves.fetch_add(1);
+  if (rootMoved || *lostHome) goHome(home, lostHome);
+  return out;
+}
+
+}  // namespace
+
+Outcome execute(const Op& op, Home* home, bool* lostHome) {
+  if (home->away && !canStayFor(*home, op)) {
+    int e = goHome(home, lostHome);
+    if (e != 0) return {"setns", e};
+  }
+  if (home->away) {
+    Fd pidns;
+    if (op.pidns) {
+      pidns.fd = openNamespace(home->awayNsDirFd, "pid", CLONE_NEWPID);
+      if (pidns.fd < 0) return {"open_pidns", -pidns.fd};
+    }
+    return runAway(op, pidns.fd, -1, home, lostHome);
+  }
   if (op.ns == NsKind::Self) return runBody(op, -1, -1, home, lostHome);
 
   // A source from home is copied here, before leaving: a detached tree that can be
@@ -260,7 +334,7 @@ Outcome execute(const Op& op, const Home* home, bool* lostHome) {
   // Pin the target: every namespace file of this request is opened through one
   // /proc/<pid> directory descriptor, so a pid that dies and is reused meanwhile cannot
   // redirect the request to another process.
-  Fd mnt, pidns;
+  Fd mnt, pidns, nsDir;
   if (op.ns == NsKind::Pid) {
     char name[16];
     std::snprintf(name, sizeof name, "%d", op.pid);
@@ -268,7 +342,7 @@ Outcome execute(const Op& op, const Home* home, bool* lostHome) {
     if (proc.fd < 0) return {"open_ns", errno};
     Fd procDir(retryOpen(proc.fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
     if (procDir.fd < 0) return {"open_ns", errno};
-    Fd nsDir(retryOpen(procDir.fd, "ns", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    nsDir.fd = retryOpen(procDir.fd, "ns", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (nsDir.fd < 0) return {"open_ns", errno};
     int e = checkProcNotOvermounted(proc.fd, procDir.fd, nsDir.fd);
     if (e != 0) return {"open_ns", e};
@@ -283,11 +357,38 @@ Outcome execute(const Op& op, const Home* home, bool* lostHome) {
     if (mnt.fd < 0) return {"open_ns", -mnt.fd};
   }
 
+  uint64_t epoch = rootMoves.load();
   if (setns(mnt.fd, CLONE_NEWNS) < 0) return {"setns", errno};
+  // A process's namespace may be kept for the ops for it that follow (pivot_root, which
+  // moves this thread's root, never).
+  if (op.ns == NsKind::Pid && op.kind != OpKind::PivotRoot) {
+    struct stat st;
+    uint64_t root = 0;
+    if (fstat(mnt.fd, &st) == 0 && (root = mountIdAt("/", 0)) != 0) {
+      home->away = true;
+      home->awayPid = op.pid;
+      home->awayNsDirFd = nsDir.fd;
+      nsDir.fd = -1;
+      home->awayNsInode = st.st_ino;
+      home->awayRootMountId = root;
+      home->awayEpoch = epoch;
+      return runAway(op, pidns.fd, tree.fd, home, lostHome);
+    }
+  }
   Outcome out = runBody(op, pidns.fd, tree.fd, home, lostHome);
   // Never stay in a foreign namespace: a thread that cannot get home is retired.
   if (setns(home->mntFd, CLONE_NEWNS) < 0) *lostHome = true;
   return out;
+}
+
+int goHome(Home* home, bool* lostHome) {
+  if (!home->away) return 0;
+  int e = setns(home->mntFd, CLONE_NEWNS) < 0 ? errno : 0;
+  if (e != 0) *lostHome = true;
+  close(home->awayNsDirFd);
+  home->awayNsDirFd = -1;
+  home->away = false;
+  return e;
 }
 
 }  // namespace linx

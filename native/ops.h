@@ -1,6 +1,7 @@
 // The syscall sequences behind each request, free of N-API so they can run on any thread.
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 namespace linx {
@@ -36,21 +37,32 @@ struct Outcome {
   int err = 0;
 };
 
-// True when the op must run on the private thread: it enters another namespace or
-// changes the working directory, neither of which may touch a thread that runs JavaScript.
-bool needsPrivateThread(const Op& op);
-
-// The home namespaces of the private thread, to return to after every op.
+// The home namespaces of a pool thread, and where it is between ops. A thread that served
+// a process's namespace stays there while the next ops are for the same process (entering
+// a mount namespace costs more than a bind), and goes home before anything else: an op
+// for another target, an op whose source is looked up at home, or waiting for work.
 struct Home {
   int mntFd = -1;
   int pidFd = -1;
   void* cloneStack = nullptr;  // stack for the CLONE_VM|CLONE_VFORK child of proc mounts
   size_t cloneStackSize = 0;
+
+  // While away: the process served, its pinned /proc/<pid>/ns directory, the namespace
+  // entered (its inode) and the mount id of this thread's root there.
+  bool away = false;
+  int awayPid = 0;
+  int awayNsDirFd = -1;
+  unsigned long awayNsInode = 0;
+  uint64_t awayRootMountId = 0;
+  uint64_t awayEpoch = 0;  // see rootMoves in ops.cc
 };
 
-// Runs one op. `home` is null on a JavaScript thread (only ops that need no private
-// thread run there). Sets *lostHome when the thread could not return to its home mount
-// namespace and must never serve another request.
-Outcome execute(const Op& op, const Home* home, bool* lostHome);
+// Runs one op on a pool thread. Sets *lostHome when the thread could not return to its
+// home mount namespace and must never serve another request.
+Outcome execute(const Op& op, Home* home, bool* lostHome);
+
+// Returns a thread that stayed in a foreign namespace to its home (nothing when at home).
+// On failure sets *lostHome and returns the errno; 0 otherwise.
+int goHome(Home* home, bool* lostHome);
 
 }  // namespace linx

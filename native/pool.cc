@@ -22,6 +22,10 @@ constexpr size_t kThreadStackSize = 256 * 1024;
 // exit): longer than the syscalls it runs. A caller that issues its next request as soon
 // as the last one returns finds the poller still awake.
 constexpr long kSpinNanos = 200 * 1000;
+// How long a thread that stayed in a process's namespace waits there for the next op for
+// that process before it goes home: callers in a loop issue the next op within this, and
+// the namespace is never held longer by an idle pool.
+constexpr long kLingerNanos = 1000 * 1000;
 
 long nanosSince(const timespec& start) {
   timespec now;
@@ -40,7 +44,7 @@ struct PoolState {
   bool closeRequested = false;
 
   pthread_mutex_t mutex = PTHREAD_MUTEX_INITIALIZER;
-  pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+  pthread_cond_t wake;  // on CLOCK_MONOTONIC, for the linger's timed wait
   // Guarded by mutex.
   std::deque<Task*> queue;  // one entry per op
   std::vector<pthread_t> threads;  // every thread started, joined once all have exited
@@ -51,6 +55,16 @@ struct PoolState {
   // Mirrors queue.size() for the poller, which reads it without the mutex.
   std::atomic<size_t> queued{0};
   bool joined = false;
+
+  PoolState() {
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&wake, &attr);
+    pthread_condattr_destroy(&attr);
+  }
+  PoolState(const PoolState&) = delete;
+  PoolState& operator=(const PoolState&) = delete;
 
   ~PoolState() {
     pthread_mutex_destroy(&mutex);
@@ -120,6 +134,29 @@ void* threadMain(void* arg) {
       pthread_mutex_lock(&state->mutex);
       state->spinning = false;
     }
+    if (home.away) {
+      // Still in the namespace of the last op's process: wait there a little for the next
+      // op for it, then go home before sleeping for good.
+      timespec deadline;
+      clock_gettime(CLOCK_MONOTONIC, &deadline);
+      deadline.tv_nsec += kLingerNanos;
+      if (deadline.tv_nsec >= 1000000000L) {
+        deadline.tv_sec++;
+        deadline.tv_nsec -= 1000000000L;
+      }
+      while (state->queue.empty() && !state->closing &&
+             pthread_cond_timedwait(&state->wake, &state->mutex, &deadline) != ETIMEDOUT) {
+      }
+      if (state->queue.empty()) {
+        pthread_mutex_unlock(&state->mutex);
+        goHome(&home, &lostHome);
+        pthread_mutex_lock(&state->mutex);
+        if (lostHome) {
+          state->idle--;
+          break;
+        }
+      }
+    }
     while (state->queue.empty() && !state->closing) pthread_cond_wait(&state->wake, &state->mutex);
     state->idle--;
     if (state->queue.empty()) break;  // closing, and nothing left to do
@@ -147,6 +184,7 @@ void* threadMain(void* arg) {
   state->live--;
   pthread_mutex_unlock(&state->mutex);
 
+  goHome(&home, &lostHome);
   if (home.mntFd >= 0) close(home.mntFd);
   if (home.pidFd >= 0) close(home.pidFd);
   if (home.cloneStack) munmap(home.cloneStack, home.cloneStackSize);

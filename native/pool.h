@@ -1,6 +1,7 @@
 // The addon's own threads. Every op runs on one of them, never on a thread that runs
 // JavaScript: each has an fs_struct of its own (so setns and chdir touch nothing else),
-// all signals blocked, and returns to its home namespaces after every op.
+// all signals blocked, and returns to its home namespaces before anything but the next op
+// for the same process (see Home in ops.h).
 //
 // The main thread queues a job (one batch of ops) and returns at once, waking at most one
 // thread; the pool threads share the ops out, each waking the next while work remains, and

@@ -1,8 +1,9 @@
 /**
  * The `Mounter` service owns the threads that perform mount operations, so that no syscall
  * ever runs on the event loop's thread. They are the addon's own native threads: each keeps
- * a private `fs_struct`, enters a target namespace with `setns` only for the length of one
- * operation and returns home after it. The layer is scoped: the threads start on demand and
+ * a private `fs_struct`, enters a target namespace with `setns`, stays there only while the
+ * next operations are for the same process, and returns home before anything else (or after
+ * 1 ms without work). The layer is scoped: the threads start on demand and
  * are stopped (after finishing queued work) when the layer's scope closes. Idle threads
  * never keep the process alive.
  *
