@@ -32,17 +32,21 @@ import type { MountError } from "./MountError.js"
  */
 export interface MounterOptions {
   /**
-   * Native threads at most. Default: four per CPU, at most 8 — unmounts spend most of their
-   * time waiting for an RCU grace period, which other threads can overlap.
+   * Native threads at most. Default: two per CPU, from 2 to 8 — unmounts spend much of their
+   * time waiting for an RCU grace period, which another thread can overlap; more threads
+   * than that only wake each other (measured in bench/scaling).
    */
   readonly maxThreads?: number
 }
 
 const defaults = {
-  maxThreads: Math.min(8, Math.max(2, availableParallelism() * 4)),
+  maxThreads: Math.min(8, Math.max(2, availableParallelism() * 2)),
   // A flush larger than this is cut into several batches, so that one reply never settles
   // thousands of fibers in a single tick.
   maxBatch: 64,
+  // Requests handed to the pool per turn of the event loop: thousands issued at once are
+  // marshalled a slice per turn (the pool needs milliseconds for a slice anyway).
+  dispatchPerTurn: 256,
   // Outcomes settled per turn of the event loop (see drain).
   settlePerTurn: 32,
 } as const
@@ -157,13 +161,15 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   const queue: Array<Pending> = []
   let flushScheduled = false
   // Everything queued in one tick goes out as one batch (cut at maxBatch), one hand-off:
-  // the native threads share its requests out among themselves.
+  // the native threads share its requests out among themselves. Past dispatchPerTurn, the
+  // rest waits for the next turn of the event loop, in order.
   const flush = (): void => {
-    flushScheduled = false
-    const pending = queue.splice(0)
+    const pending = queue.splice(0, defaults.dispatchPerTurn)
     for (let i = 0; i < pending.length; i += defaults.maxBatch) {
       dispatch(pending.slice(i, i + defaults.maxBatch))
     }
+    flushScheduled = queue.length > 0
+    if (flushScheduled) setImmediate(flush)
   }
 
   const submit = (request: Request): Effect.Effect<void, MountError> =>
