@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,10 +16,8 @@ namespace linx {
 
 namespace {
 
-// procfs reports a size of 0 and returns a page per read(2): start here and double.
+// The read buffer: at least two chunks, doubled only for a line longer than that.
 constexpr size_t kInitialCapacity = 64 * 1024;
-// Above this many bytes of slack the buffer is shrunk before it is handed over.
-constexpr size_t kShrinkSlack = 64 * 1024;
 // procfs makes each page as it is read: a 10,000-mount table is ~20 ms of kernel work in
 // ~200 reads, during which this thread never sleeps. On a small machine (2 vCPUs, a
 // non-preemptible kernel) the main thread, woken by a timer, can then wait for the CPU for
@@ -26,116 +25,121 @@ constexpr size_t kShrinkSlack = 64 * 1024;
 // late by ~5 ms → ~2 ms during the read); with nothing else runnable it costs one syscall.
 constexpr unsigned kReadsPerYield = 8;
 
-void freeData(napi_env, void* data, void*) { free(data); }
-
-class ReadWorker : public Napi::AsyncWorker {
+class ReadWorker : public Napi::AsyncProgressQueueWorker<char> {
  public:
-  ReadWorker(const Napi::Function& callback, std::string path, size_t maxBytes)
-      : Napi::AsyncWorker(callback, "linx-mount:readFile"), path_(std::move(path)), maxBytes_(maxBytes) {}
-
+  ReadWorker(const Napi::Function& onChunk, const Napi::Function& callback, std::string path,
+             size_t maxBytes, size_t chunkBytes)
+      : Napi::AsyncProgressQueueWorker<char>(callback, "linx-mount:readFile"),
+        onChunk_(Napi::Persistent(onChunk)),
+        path_(std::move(path)),
+        maxBytes_(maxBytes),
+        chunkBytes_(chunkBytes) {}
   ~ReadWorker() override { free(data_); }
 
  protected:
   // On a libuv threadpool thread: no JavaScript, no N-API.
-  void Execute() override {
+  void Execute(const ExecutionProgress& progress) override {
     // O_NONBLOCK: opening a FIFO must not wait for a writer, nor a read for its data.
     int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
       errno_ = errno;
       return;
     }
-    errno_ = readAll(fd);
+    errno_ = readAll(fd, progress);
     close(fd);  // whatever it says, the bytes read are what they are
-    if (errno_ != 0) {
-      free(data_);
-      data_ = nullptr;
-      length_ = 0;
+  }
+
+  // On the main thread, in order, before OnOK: one slice of whole lines.
+  void OnProgress(const char* data, size_t count) override {
+    if (data == nullptr || count == 0 || errno_ != 0) return;
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    napi_value buffer = nullptr;
+    if (napi_create_buffer_copy(env, count, data, nullptr, &buffer) != napi_ok) {
+      failedChunk_ = true;  // out of memory: the table is incomplete, reported as ENOMEM
+      return;
     }
+    onChunk_.Call({buffer});
   }
 
   void OnOK() override {
     Napi::Env env = Env();
-    if (errno_ != 0) {
+    int e = errno_ != 0 ? errno_ : failedChunk_ ? ENOMEM : 0;
+    if (e != 0) {
       Napi::Object failure = Napi::Object::New(env);
       failure.Set("stage", Napi::String::New(env, "read"));
-      failure.Set("errno", Napi::Number::New(env, errno_));
+      failure.Set("errno", Napi::Number::New(env, e));
       Callback().Call({failure});
       return;
     }
-    napi_value buffer = nullptr;
-    if (length_ > 0) {
-      // Hand the malloc'd bytes over as they are; V8 frees them with the Buffer. Where
-      // external buffers are refused (some embedders), copy them once instead.
-      if (napi_create_external_buffer(env, length_, data_, freeData, nullptr, &buffer) == napi_ok)
-        data_ = nullptr;
-      else
-        buffer = nullptr;
-    }
-    if (buffer == nullptr && napi_create_buffer_copy(env, length_, data_, nullptr, &buffer) != napi_ok) {
-      // Out of memory for the copy: report it like any other failure.
-      Napi::Object failure = Napi::Object::New(env);
-      failure.Set("stage", Napi::String::New(env, "read"));
-      failure.Set("errno", Napi::Number::New(env, ENOMEM));
-      Callback().Call({failure});
-      return;
-    }
-    free(data_);
-    data_ = nullptr;
-    Callback().Call({env.Null(), buffer});
+    Callback().Call({env.Null()});
   }
 
  private:
-  // Reads until EOF into data_/length_; 0 or an errno.
-  int readAll(int fd) {
+  // Reads until EOF, handing each run of whole lines past chunkBytes to JavaScript as soon
+  // as it is read, so the parse overlaps the kernel's work; 0 or an errno.
+  int readAll(int fd, const ExecutionProgress& progress) {
     size_t capacity = kInitialCapacity;
-    struct stat st;
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0) {
-      if (static_cast<uint64_t>(st.st_size) > maxBytes_) return EFBIG;
-      // A regular file announces its size: one read and the EOF read fit at once.
-      capacity = static_cast<size_t>(st.st_size) + 1;
-    }
-    // One byte past the limit tells "exactly maxBytes" from "more".
-    if (capacity > maxBytes_ + 1) capacity = maxBytes_ + 1;
+    if (capacity < chunkBytes_ * 2) capacity = chunkBytes_ * 2;
     data_ = static_cast<char*>(malloc(capacity));
     if (data_ == nullptr) return ENOMEM;
+    size_t total = 0;  // bytes read so far, against maxBytes
     unsigned reads = 0;
     for (;;) {
       if (length_ == capacity) {
-        if (capacity > maxBytes_) return EFBIG;
+        // A line longer than the buffer: grow it, never past maxBytes + 1.
         size_t grown = capacity > (maxBytes_ + 1) / 2 ? maxBytes_ + 1 : capacity * 2;
         char* more = static_cast<char*>(realloc(data_, grown));
         if (more == nullptr) return ENOMEM;
         data_ = more;
         capacity = grown;
       }
-      ssize_t n = read(fd, data_ + length_, capacity - length_);
+      size_t room = capacity - length_;
+      // One byte past the limit tells "exactly maxBytes" from "more".
+      if (room > maxBytes_ + 1 - total) room = maxBytes_ + 1 - total;
+      ssize_t n = read(fd, data_ + length_, room);
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno;  // EISDIR for a directory, EAGAIN for a FIFO whose writer is idle
       }
       if (n == 0) break;
       length_ += static_cast<size_t>(n);
+      total += static_cast<size_t>(n);
+      if (total > maxBytes_) return EFBIG;
+      if (length_ >= chunkBytes_) {
+        // Send up to the last newline; a line is never cut (nor a UTF-8 sequence in it).
+        char* last = static_cast<char*>(memrchr(data_, '\n', length_));
+        if (last != nullptr) {
+          size_t whole = static_cast<size_t>(last - data_) + 1;
+          progress.Send(data_, whole);
+          memmove(data_, data_ + whole, length_ - whole);
+          length_ -= whole;
+        }
+      }
       if (++reads % kReadsPerYield == 0) sched_yield();
     }
-    if (length_ > maxBytes_) return EFBIG;
-    if (capacity - length_ > kShrinkSlack) {
-      char* fitted = static_cast<char*>(realloc(data_, length_ > 0 ? length_ : 1));
-      if (fitted != nullptr) data_ = fitted;
-    }
+    if (length_ > 0) progress.Send(data_, length_);
+    length_ = 0;
     return 0;
   }
 
+  Napi::FunctionReference onChunk_;
   std::string path_;
   size_t maxBytes_;
+  size_t chunkBytes_;
   char* data_ = nullptr;
   size_t length_ = 0;
   int errno_ = 0;
+  bool failedChunk_ = false;
 };
 
 Napi::Value ReadFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsFunction()) {
-    Napi::TypeError::New(env, "readFile(path: string, maxBytes: number, callback: function)")
+  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() ||
+      !info[3].IsFunction() || !info[4].IsFunction()) {
+    Napi::TypeError::New(env,
+                         "readFile(path: string, maxBytes: number, chunkBytes: number, "
+                         "onChunk: function, callback: function)")
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
@@ -153,7 +157,14 @@ Napi::Value ReadFile(const Napi::CallbackInfo& info) {
         .ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  auto* worker = new ReadWorker(info[2].As<Napi::Function>(), std::move(path), static_cast<size_t>(max));
+  double chunk = info[2].As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(chunk) || chunk < 1 || chunk > 64 * 1024 * 1024 || std::floor(chunk) != chunk) {
+    Napi::TypeError::New(env, "readFile: chunkBytes must be an integer from 1 to 64 MiB")
+        .ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  auto* worker = new ReadWorker(info[3].As<Napi::Function>(), info[4].As<Napi::Function>(),
+                                std::move(path), static_cast<size_t>(max), static_cast<size_t>(chunk));
   worker->Queue();
   return env.Undefined();
 }

@@ -60,6 +60,25 @@ describe("list: this process and files", () => {
     execFileSync("rm", ["-rf", dir])
   })
 
+  it("takes a line longer than a parse slice (64 KiB) whole", async () => {
+    const dir = execFileSync("mktemp", ["-d"]).toString().trim()
+    const path = `${dir}/long`
+    const longPoint = `/mnt/${"x".repeat(200 * 1024)}`
+    const lines = [
+      "10 1 0:1 / / rw - tmpfs a rw",
+      `11 10 0:2 / ${longPoint} rw - tmpfs b rw`,
+      "12 10 0:3 / /after rw - tmpfs c rw",
+    ]
+    writeFileSync(path, `${lines.join("\n")}\n`)
+    const entries = await run(list({ path }))
+    expect(entries.map((e) => [e.mountId, e.mountPoint.length, e.source])).toEqual([
+      [10, 1, "a"],
+      [11, longPoint.length, "b"],
+      [12, 6, "c"],
+    ])
+    execFileSync("rm", ["-rf", dir])
+  })
+
   it("fails with MountError read ENOENT for a process that has exited", async () => {
     const pid = await deadPid()
     const error = await failure(list({ pid }))

@@ -1,14 +1,14 @@
 /**
  * `Mount.list`: read a mountinfo file and parse it, without blocking the event loop.
  *
- * Why the read is one native job, then a parse in slices: procfs hands mountinfo out at most
+ * Why the read is one native job, parsed as it goes: procfs hands mountinfo out at most
  * one page (~4 KiB) per read(2) whatever the buffer size, so a 10,000-mount table takes
  * ~190 reads. Issued from JavaScript, each read is a libuv threadpool job plus a round trip
  * through the main thread, and those round trips cost more than the parse they overlapped.
  * The addon's `readFile` (native/read.cc) runs the whole read loop as one threadpool job and
- * wakes the main thread once, with the bytes. The main thread then parses them in slices
- * of whole lines (64 KiB, ~0.5 ms each), yielding to the event loop between slices, so a
- * timer waiting on the loop is never held up by more than one slice.
+ * hands the main thread a slice of whole lines (64 KiB, ~0.5 ms of parsing) each time it
+ * has read that much. The main thread parses each slice while the kernel makes the next, and
+ * the event loop gets a turn between slices, so a timer is never held up by more than one.
  *
  * `/proc/self` names the process, so the table read is the thread-group leader's view (the
  * main thread's), even though a threadpool thread performs the read(2) calls.
@@ -68,18 +68,55 @@ const maxBytes = 512 * 1024 * 1024
 // pauses than the parse itself.
 const sliceBytes = 64 * 1024
 const EIO = 5
-const NEWLINE = 10
 
 /**
- * The whole file, read by one native threadpool job (see the module note). An interrupted
- * read runs to its end in the threadpool; its bytes are dropped.
+ * The file read by one native threadpool job and parsed slice by slice as the slices arrive
+ * (see the module note), one slice per turn of the event loop: slices that arrive together
+ * (the main thread was busy) are never parsed in one go. An interrupted read runs to its
+ * end in the threadpool; its slices are dropped unparsed.
  */
-const readWhole = (file: string): Effect.Effect<Buffer, MountError> =>
-  Effect.callback<Buffer, MountError>((resume) => {
-    native().readFile(file, maxBytes, (failure, data) => {
-      if (failure === null && data !== undefined) resume(Effect.succeed(data))
-      else {
-        const errno = failure?.errno
+const readAndParse = (file: string): Effect.Effect<Array<MountEntry>, MountError> =>
+  Effect.callback<Array<MountEntry>, MountError>((resume) => {
+    const parser = new MountInfoParser()
+    const slices: Array<Buffer> = []
+    let readDone = false
+    let stepScheduled = false
+    let settled = false
+    const step = (): void => {
+      stepScheduled = false
+      if (settled) return
+      const slice = slices.shift()
+      if (slice !== undefined) parser.feed(slice.toString("utf8"))
+      if (slices.length > 0) schedule()
+      else if (readDone) {
+        settled = true
+        resume(Effect.succeed(parser.entries))
+      }
+    }
+    const schedule = (): void => {
+      if (!stepScheduled) {
+        stepScheduled = true
+        setImmediate(step)
+      }
+    }
+    native().readFile(
+      file,
+      maxBytes,
+      sliceBytes,
+      (lines) => {
+        if (settled) return
+        slices.push(lines)
+        schedule()
+      },
+      (failure) => {
+        readDone = true
+        if (failure === null) {
+          schedule()
+          return
+        }
+        if (settled) return
+        settled = true
+        const errno = failure.errno
         resume(
           Effect.fail(
             MountError.fromErrno(
@@ -89,36 +126,11 @@ const readWhole = (file: string): Effect.Effect<Buffer, MountError> =>
             ),
           ),
         )
-      }
+      },
+    )
+    return Effect.sync(() => {
+      settled = true
     })
-  })
-
-/**
- * Parses `data` a slice of whole lines at a time, yielding to the event loop between slices.
- * A slice ends just after a newline, which never falls inside a UTF-8 sequence; a line
- * longer than a slice is taken whole.
- */
-const parseInSlices = (data: Buffer): Effect.Effect<Array<MountEntry>> =>
-  Effect.gen(function* () {
-    const parser = new MountInfoParser()
-    const length = data.length
-    let start = 0
-    while (start < length) {
-      let end = start + sliceBytes
-      if (end >= length) end = length
-      else {
-        const last = data.lastIndexOf(NEWLINE, end - 1)
-        if (last >= start) end = last + 1
-        else {
-          const next = data.indexOf(NEWLINE, end)
-          end = next < 0 ? length : next + 1
-        }
-      }
-      parser.feed(data.toString("utf8", start, end))
-      start = end
-      if (start < length) yield* Effect.yieldNow
-    }
-    return parser.entries
   })
 
 /**
@@ -140,6 +152,5 @@ export const list: (
 )(function* (target?: ListTarget) {
   const file = mountInfoPath(target)
   if (typeof file !== "string") return yield* file
-  const data = yield* readWhole(file)
-  return yield* parseInSlices(data)
+  return yield* readAndParse(file)
 })

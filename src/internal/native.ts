@@ -48,13 +48,17 @@ export interface NativeBinding {
     onComplete: (id: number, index: number, outcome: NativeFailure | null) => void,
   ) => NativePool
   /**
-   * Reads a whole file in one libuv threadpool job (native/read.h): the bytes, or
-   * `{ stage: "read", errno }` (EFBIG past `maxBytes`). Throws a TypeError on bad arguments.
+   * Reads a whole file in one libuv threadpool job (native/read.h), handing it over in
+   * slices of whole lines as it goes (`onChunk`, in order), then `callback(null)`, or
+   * `callback({ stage: "read", errno })` (EFBIG past `maxBytes`). Throws a TypeError on bad
+   * arguments.
    */
   readonly readFile: (
     path: string,
     maxBytes: number,
-    callback: (failure: NativeFailure | null, data?: Buffer) => void,
+    chunkBytes: number,
+    onChunk: (lines: Buffer) => void,
+    callback: (failure: NativeFailure | null) => void,
   ) => void
 }
 
