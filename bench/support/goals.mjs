@@ -141,19 +141,26 @@ export function checkGoals(records) {
       status: "not measured",
     })
 
-  // event loop, during the 10,000-op burst
-  limitGoal(
-    "eventloop-p99",
-    "event-loop delay p99 ≤ 2 ms during a 10,000-op batch",
-    find(records, "eventloop/cross-ns-burst", "p99"),
-    2,
-  )
-  limitGoal(
-    "eventloop-max",
-    "event-loop delay max ≤ 10 ms during a 10,000-op batch",
-    find(records, "eventloop/cross-ns-burst", "max"),
-    10,
-  )
+  // event loop, during the 10,000-op batch: issued by 8 callers in flight, and issued all
+  // at once (where starting 10,000 fibers in one step costs the caller by itself what
+  // eventloop/stub-burst shows, with no linx-mount work behind them)
+  for (const [variant, how] of [
+    ["cross-ns-8-callers", "8 callers in flight"],
+    ["cross-ns-burst", "all issued at once"],
+  ]) {
+    limitGoal(
+      `eventloop-p99-${variant}`,
+      `event-loop delay p99 ≤ 2 ms during a 10,000-op batch, ${how}`,
+      find(records, `eventloop/${variant}`, "p99"),
+      2,
+    )
+    limitGoal(
+      `eventloop-max-${variant}`,
+      `event-loop delay max ≤ 10 ms during a 10,000-op batch, ${how}`,
+      find(records, `eventloop/${variant}`, "max"),
+      10,
+    )
+  }
 
   // resources over 100,000 ops
   limitGoal(
