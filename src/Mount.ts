@@ -25,7 +25,7 @@
  */
 import * as Effect from "effect/Effect"
 import { type MountFlag, perMountFlags, type UmountFlag } from "../protocol/Flags.js"
-import type { Namespace } from "../protocol/Request.js"
+import type { Namespace, Request } from "../protocol/Request.js"
 import type { InvalidArgument } from "./InvalidArgument.js"
 import * as Arguments from "./internal/arguments.js"
 import type { MountError } from "./MountError.js"
@@ -112,17 +112,18 @@ type Result = Effect.Effect<void, MountError | InvalidArgument, Mounter>
 
 const self: Namespace = { _tag: "Self" }
 
-const submit = Effect.fnUntraced(function* (request: Parameters<Mounter["Service"]["submit"]>[0]) {
+const submit = Effect.fnUntraced(function* (request: Request) {
   const mounter = yield* Mounter
   return yield* mounter.submit(request)
 })
 
-const common = Effect.fnUntraced(function* (rawOptions: unknown, known: ReadonlyArray<string>) {
-  const options = yield* Arguments.options(rawOptions)
-  yield* Arguments.knownKeys(options, known)
-  const ns: Namespace = yield* Arguments.namespace(options.in)
-  return { options, ns }
-})
+// The options object, its keys, and the namespace it names (thrown like every check: see
+// Arguments.validated).
+const common = (rawOptions: unknown, known: ReadonlyArray<string>) => {
+  const options = Arguments.options(rawOptions)
+  Arguments.knownKeys(options, known)
+  return { options, ns: Arguments.namespace(options.in) }
+}
 
 const mountFlagsForMount = Arguments.allMountFlags
 const bindFlags: ReadonlyArray<MountFlag> = ["bind", "rec", "silent", ...perMountFlags]
@@ -157,23 +158,26 @@ export const mount: (
   fstype: string,
   rawOptions?: MountOptions,
 ) {
-  const { options, ns } = yield* common(rawOptions, ["flags", "data", "create", "in"])
-  const sourceText = yield* Arguments.string("source", source)
-  const targetPath = yield* Arguments.path("target", target, ns)
-  const fstypeText = yield* Arguments.string("fstype", fstype)
-  const flags = yield* Arguments.mountFlags(options.flags, mountFlagsForMount, "mount")
-  return yield* submit({
-    _tag: "Mount",
-    source: sourceText,
-    target: targetPath,
-    fstype: fstypeText,
-    flags: flags.bits,
-    data: yield* Arguments.data(options.data),
-    create: yield* Arguments.boolean("create", options.create),
-    remountFlags: 0,
-    pidns: fstypeText === "proc" && ns._tag === "Pid",
-    in: ns,
+  const request = yield* Arguments.validated((): Request => {
+    const { options, ns } = common(rawOptions, ["flags", "data", "create", "in"])
+    const sourceText = Arguments.string("source", source)
+    const targetPath = Arguments.path("target", target, ns)
+    const fstypeText = Arguments.string("fstype", fstype)
+    const flags = Arguments.mountFlags(options.flags, mountFlagsForMount, "mount")
+    return {
+      _tag: "Mount",
+      source: sourceText,
+      target: targetPath,
+      fstype: fstypeText,
+      flags: flags.bits,
+      data: Arguments.data(options.data),
+      create: Arguments.boolean("create", options.create),
+      remountFlags: 0,
+      pidns: fstypeText === "proc" && ns._tag === "Pid",
+      in: ns,
+    }
   })
+  return yield* submit(request)
 })
 
 /**
@@ -189,25 +193,28 @@ export const mount: (
 export const bind: (source: string, target: string, options?: BindOptions) => Result = Effect.fn(
   "Mount.bind",
 )(function* (source: string, target: string, rawOptions?: BindOptions) {
-  const { options, ns } = yield* common(rawOptions, ["flags", "data", "create", "in", "sourceIn"])
-  const sourceFromCaller = yield* Arguments.sourceIn(options.sourceIn)
-  const sourcePath = yield* Arguments.path("source", source, sourceFromCaller ? self : ns)
-  const targetPath = yield* Arguments.path("target", target, ns)
-  const flags = yield* Arguments.mountFlags(options.flags, bindFlags, "bind")
-  const remount = Arguments.perMountBits(flags.names)
-  return yield* submit({
-    _tag: "Mount",
-    source: sourcePath,
-    target: targetPath,
-    fstype: "",
-    flags: (Arguments.mountBits(["bind"]) | (flags.bits & ~remount)) >>> 0,
-    data: yield* Arguments.data(options.data),
-    create: yield* Arguments.boolean("create", options.create),
-    remountFlags: remount,
-    pidns: false,
-    ...(sourceFromCaller && ns._tag !== "Self" ? { sourceFromCaller: true } : {}),
-    in: ns,
+  const request = yield* Arguments.validated((): Request => {
+    const { options, ns } = common(rawOptions, ["flags", "data", "create", "in", "sourceIn"])
+    const sourceFromCaller = Arguments.sourceIn(options.sourceIn)
+    const sourcePath = Arguments.path("source", source, sourceFromCaller ? self : ns)
+    const targetPath = Arguments.path("target", target, ns)
+    const flags = Arguments.mountFlags(options.flags, bindFlags, "bind")
+    const remount = Arguments.perMountBits(flags.names)
+    return {
+      _tag: "Mount",
+      source: sourcePath,
+      target: targetPath,
+      fstype: "",
+      flags: (Arguments.mountBits(["bind"]) | (flags.bits & ~remount)) >>> 0,
+      data: Arguments.data(options.data),
+      create: Arguments.boolean("create", options.create),
+      remountFlags: remount,
+      pidns: false,
+      ...(sourceFromCaller && ns._tag !== "Self" ? { sourceFromCaller: true } : {}),
+      in: ns,
+    }
   })
+  return yield* submit(request)
 })
 
 /**
@@ -221,21 +228,24 @@ export const bind: (source: string, target: string, options?: BindOptions) => Re
 export const remount: (target: string, options?: RemountOptions) => Result = Effect.fn(
   "Mount.remount",
 )(function* (target: string, rawOptions?: RemountOptions) {
-  const { options, ns } = yield* common(rawOptions, ["flags", "data", "in"])
-  const targetPath = yield* Arguments.path("target", target, ns)
-  const flags = yield* Arguments.mountFlags(options.flags, remountFlags, "remount")
-  return yield* submit({
-    _tag: "Mount",
-    source: "",
-    target: targetPath,
-    fstype: "",
-    flags: (Arguments.mountBits(["remount"]) | flags.bits) >>> 0,
-    data: yield* Arguments.data(options.data),
-    create: false,
-    remountFlags: 0,
-    pidns: false,
-    in: ns,
+  const request = yield* Arguments.validated((): Request => {
+    const { options, ns } = common(rawOptions, ["flags", "data", "in"])
+    const targetPath = Arguments.path("target", target, ns)
+    const flags = Arguments.mountFlags(options.flags, remountFlags, "remount")
+    return {
+      _tag: "Mount",
+      source: "",
+      target: targetPath,
+      fstype: "",
+      flags: (Arguments.mountBits(["remount"]) | flags.bits) >>> 0,
+      data: Arguments.data(options.data),
+      create: false,
+      remountFlags: 0,
+      pidns: false,
+      in: ns,
+    }
   })
+  return yield* submit(request)
 })
 
 /**
@@ -251,19 +261,22 @@ export const move: (source: string, target: string, options?: NamespaceOptions) 
     target: string,
     rawOptions?: NamespaceOptions,
   ) {
-    const { ns } = yield* common(rawOptions, ["in"])
-    return yield* submit({
-      _tag: "Mount",
-      source: yield* Arguments.path("source", source, ns),
-      target: yield* Arguments.path("target", target, ns),
-      fstype: "",
-      flags: Arguments.mountBits(["move"]),
-      data: "",
-      create: false,
-      remountFlags: 0,
-      pidns: false,
-      in: ns,
+    const request = yield* Arguments.validated((): Request => {
+      const { ns } = common(rawOptions, ["in"])
+      return {
+        _tag: "Mount",
+        source: Arguments.path("source", source, ns),
+        target: Arguments.path("target", target, ns),
+        fstype: "",
+        flags: Arguments.mountBits(["move"]),
+        data: "",
+        create: false,
+        remountFlags: 0,
+        pidns: false,
+        in: ns,
+      }
     })
+    return yield* submit(request)
   })
 
 /**
@@ -276,13 +289,16 @@ export const move: (source: string, target: string, options?: NamespaceOptions) 
 export const umount: (target: string, options?: UmountOptions) => Result = Effect.fn(
   "Mount.umount",
 )(function* (target: string, rawOptions?: UmountOptions) {
-  const { options, ns } = yield* common(rawOptions, ["flags", "in"])
-  return yield* submit({
-    _tag: "Umount",
-    target: yield* Arguments.path("target", target, ns),
-    flags: yield* Arguments.umountFlags(options.flags),
-    in: ns,
+  const request = yield* Arguments.validated((): Request => {
+    const { options, ns } = common(rawOptions, ["flags", "in"])
+    return {
+      _tag: "Umount",
+      target: Arguments.path("target", target, ns),
+      flags: Arguments.umountFlags(options.flags),
+      in: ns,
+    }
   })
+  return yield* submit(request)
 })
 
 /**
@@ -299,13 +315,16 @@ export const pivotRoot: (newRoot: string, putOld: string, options?: NamespaceOpt
     putOld: string,
     rawOptions?: NamespaceOptions,
   ) {
-    const { ns } = yield* common(rawOptions, ["in"])
-    return yield* submit({
-      _tag: "PivotRoot",
-      newRoot: yield* Arguments.path("newRoot", newRoot, ns),
-      putOld: yield* Arguments.path("putOld", putOld, ns),
-      in: ns,
+    const request = yield* Arguments.validated((): Request => {
+      const { ns } = common(rawOptions, ["in"])
+      return {
+        _tag: "PivotRoot",
+        newRoot: Arguments.path("newRoot", newRoot, ns),
+        putOld: Arguments.path("putOld", putOld, ns),
+        in: ns,
+      }
     })
+    return yield* submit(request)
   })
 
 const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
@@ -313,20 +332,23 @@ const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
     target: string,
     rawOptions?: PropagationOptions,
   ) {
-    const { options, ns } = yield* common(rawOptions, ["recursive", "in"])
-    const recursive = yield* Arguments.boolean("recursive", options.recursive)
-    return yield* submit({
-      _tag: "Mount",
-      source: "",
-      target: yield* Arguments.path("target", target, ns),
-      fstype: "",
-      flags: Arguments.mountBits(recursive ? [kind, "rec"] : [kind]),
-      data: "",
-      create: false,
-      remountFlags: 0,
-      pidns: false,
-      in: ns,
+    const request = yield* Arguments.validated((): Request => {
+      const { options, ns } = common(rawOptions, ["recursive", "in"])
+      const recursive = Arguments.boolean("recursive", options.recursive)
+      return {
+        _tag: "Mount",
+        source: "",
+        target: Arguments.path("target", target, ns),
+        fstype: "",
+        flags: Arguments.mountBits(recursive ? [kind, "rec"] : [kind]),
+        data: "",
+        create: false,
+        remountFlags: 0,
+        pidns: false,
+        in: ns,
+      }
     })
+    return yield* submit(request)
   }) as (target: string, options?: PropagationOptions) => Result
 
 /**
