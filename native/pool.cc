@@ -5,6 +5,8 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +28,7 @@ constexpr long kSpinNanos = 200 * 1000;
 // that process before it goes home: callers in a loop issue the next op within this, and
 // the namespace is never held longer by an idle pool.
 constexpr long kLingerNanos = 1000 * 1000;
+constexpr int kThreadNice = 10;
 
 long nanosSince(const timespec& start) {
   timespec now;
@@ -101,6 +104,10 @@ void* threadMain(void* arg) {
   // setns(CLONE_NEWNS) refuses a thread whose fs_struct is shared with other threads, and
   // chdir must never move Node's cwd: this thread gets an fs_struct of its own.
   if (unshare(CLONE_FS) < 0) failure = {"unshare", errno};
+  // Below the event loop's thread in the scheduler's eyes: when a pool thread and the main
+  // thread want the same CPU, the main thread (timers, I/O, the next requests) goes first.
+  // Unprivileged (only lowering), and harmless if refused.
+  setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), kThreadNice);
   if (!failure.stage) {
     home.mntFd = open("/proc/thread-self/ns/mnt", O_RDONLY | O_CLOEXEC);
     if (home.mntFd < 0) failure = {"open_ns", errno};
