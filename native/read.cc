@@ -84,6 +84,9 @@ class ReadWorker : public Napi::AsyncProgressQueueWorker<char> {
     data_ = static_cast<char*>(malloc(capacity));
     if (data_ == nullptr) return ENOMEM;
     size_t total = 0;  // bytes read so far, against maxBytes
+    // Just past the last newline in the buffer, 0 when there is none: each byte is scanned
+    // once, however long a line grows.
+    size_t wholeLines = 0;
     unsigned reads = 0;
     for (;;) {
       if (length_ == capacity) {
@@ -103,18 +106,17 @@ class ReadWorker : public Napi::AsyncProgressQueueWorker<char> {
         return errno;  // EISDIR for a directory, EAGAIN for a FIFO whose writer is idle
       }
       if (n == 0) break;
+      char* last = static_cast<char*>(memrchr(data_ + length_, '\n', static_cast<size_t>(n)));
       length_ += static_cast<size_t>(n);
       total += static_cast<size_t>(n);
       if (total > maxBytes_) return EFBIG;
-      if (length_ >= chunkBytes_) {
+      if (last != nullptr) wholeLines = static_cast<size_t>(last - data_) + 1;
+      if (length_ >= chunkBytes_ && wholeLines > 0) {
         // Send up to the last newline; a line is never cut (nor a UTF-8 sequence in it).
-        char* last = static_cast<char*>(memrchr(data_, '\n', length_));
-        if (last != nullptr) {
-          size_t whole = static_cast<size_t>(last - data_) + 1;
-          progress.Send(data_, whole);
-          memmove(data_, data_ + whole, length_ - whole);
-          length_ -= whole;
-        }
+        progress.Send(data_, wholeLines);
+        memmove(data_, data_ + wholeLines, length_ - wholeLines);
+        length_ -= wholeLines;
+        wholeLines = 0;
       }
       if (++reads % kReadsPerYield == 0) sched_yield();
     }

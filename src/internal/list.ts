@@ -86,7 +86,16 @@ const readAndParse = (file: string): Effect.Effect<Array<MountEntry>, MountError
       stepScheduled = false
       if (settled) return
       const slice = slices.shift()
-      if (slice !== undefined) parser.feed(slice.toString("utf8"))
+      if (slice !== undefined) {
+        try {
+          parser.feed(slice.toString("utf8"))
+        } catch (defect) {
+          // Outside any fiber here: a parser bug must reach the caller, not crash the process.
+          settled = true
+          resume(Effect.die(defect))
+          return
+        }
+      }
       if (slices.length > 0) schedule()
       else if (readDone) {
         settled = true
