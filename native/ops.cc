@@ -84,13 +84,17 @@ int openNamespace(int dirfd, const char* path, int nstype) {
   return fd;
 }
 
-// The mount id of what `fd` refers to, or 0 when the kernel cannot tell (before 5.8).
-int mountIdOf(int fd, uint64_t* id) {
+// The mount id of what `path` names from `dirfd` (0 when the kernel cannot tell, before
+// 5.8), never triggering an automount; 0 or an errno.
+int statMountId(int dirfd, const char* path, int flags, uint64_t* id) {
   struct statx stx;
-  if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0) return errno;
+  if (statx(dirfd, path, flags | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) < 0) return errno;
   *id = (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
   return 0;
 }
+
+// The mount id of what `fd` refers to; 0 or an errno.
+int mountIdOf(int fd, uint64_t* id) { return statMountId(fd, "", AT_EMPTY_PATH, id); }
 
 // /proc, /proc/<pid> and /proc/<pid>/ns must be one procfs mount. A tmpfs mounted over
 // /proc/<pid>/ns could hold a symlink `mnt` to another process's namespace (which is nsfs
@@ -251,9 +255,8 @@ std::atomic<uint64_t> rootMoves{0};
 
 // The mount id of what `path` names here, or 0 when it cannot be told.
 uint64_t mountIdAt(const char* path, int flags) {
-  struct statx stx;
-  if (statx(AT_FDCWD, path, flags | AT_NO_AUTOMOUNT, STATX_MNT_ID, &stx) < 0) return 0;
-  return (stx.stx_mask & STATX_MNT_ID) ? stx.stx_mnt_id : 0;
+  uint64_t id = 0;
+  return statMountId(AT_FDCWD, path, flags, &id) == 0 ? id : 0;
 }
 
 // The inode of the mount namespace a pinned /proc/<pid>/ns names ("mnt:[4026531841]"),
