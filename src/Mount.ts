@@ -25,7 +25,10 @@
  */
 import * as Effect from "effect/Effect"
 import { type MountFlag, perMountFlags, type UmountFlag } from "../protocol/Flags.js"
-import type { Namespace, Request } from "../protocol/Request.js"
+import type { MountRequest, Namespace, Request } from "../protocol/Request.js"
+
+type MountFields = typeof MountRequest.Type
+
 import type { InvalidArgument } from "./InvalidArgument.js"
 import * as Arguments from "./internal/arguments.js"
 import type { MountError } from "./MountError.js"
@@ -112,9 +115,26 @@ type Result = Effect.Effect<void, MountError | InvalidArgument, Mounter>
 
 const self: Namespace = { _tag: "Self" }
 
-const submit = Effect.fnUntraced(function* (request: Request) {
+// Validates and builds the request in one step (see Arguments.validated), then hands it to
+// the Mounter: every verb is this, with its own `build`.
+const submit = Effect.fnUntraced(function* (build: () => Request) {
+  const request = yield* Arguments.validated(build)
   const mounter = yield* Mounter
   return yield* mounter.submit(request)
+})
+
+// A mount(2) request; what a verb leaves out is NULL or 0 for the kernel, and no follow-up.
+const mountRequest = (
+  fields: Pick<MountFields, "target" | "flags" | "in"> & Partial<MountFields>,
+): Request => ({
+  _tag: "Mount",
+  source: "",
+  fstype: "",
+  data: "",
+  create: false,
+  remountFlags: 0,
+  pidns: false,
+  ...fields,
 })
 
 // The options object, its keys, and the namespace it names (thrown like every check: see
@@ -158,7 +178,7 @@ export const mount: (
   fstype: string,
   rawOptions?: MountOptions,
 ) {
-  const request = yield* Arguments.validated((): Request => {
+  return yield* submit(() => {
     const { options, ns } = common(rawOptions, ["flags", "data", "create", "in"])
     const sourceText = Arguments.string("source", source)
     const targetPath = Arguments.path("target", target, ns)
@@ -177,7 +197,6 @@ export const mount: (
       in: ns,
     }
   })
-  return yield* submit(request)
 })
 
 /**
@@ -193,7 +212,7 @@ export const mount: (
 export const bind: (source: string, target: string, options?: BindOptions) => Result = Effect.fn(
   "Mount.bind",
 )(function* (source: string, target: string, rawOptions?: BindOptions) {
-  const request = yield* Arguments.validated((): Request => {
+  return yield* submit(() => {
     const { options, ns } = common(rawOptions, ["flags", "data", "create", "in", "sourceIn"])
     const sourceFromCaller = Arguments.sourceIn(options.sourceIn)
     const sourcePath = Arguments.path("source", source, sourceFromCaller ? self : ns)
@@ -214,7 +233,6 @@ export const bind: (source: string, target: string, options?: BindOptions) => Re
       in: ns,
     }
   })
-  return yield* submit(request)
 })
 
 /**
@@ -228,24 +246,17 @@ export const bind: (source: string, target: string, options?: BindOptions) => Re
 export const remount: (target: string, options?: RemountOptions) => Result = Effect.fn(
   "Mount.remount",
 )(function* (target: string, rawOptions?: RemountOptions) {
-  const request = yield* Arguments.validated((): Request => {
+  return yield* submit(() => {
     const { options, ns } = common(rawOptions, ["flags", "data", "in"])
     const targetPath = Arguments.path("target", target, ns)
     const flags = Arguments.mountFlags(options.flags, remountFlags, "remount")
-    return {
-      _tag: "Mount",
-      source: "",
+    return mountRequest({
       target: targetPath,
-      fstype: "",
       flags: (Arguments.mountBits(["remount"]) | flags.bits) >>> 0,
       data: Arguments.data(options.data),
-      create: false,
-      remountFlags: 0,
-      pidns: false,
       in: ns,
-    }
+    })
   })
-  return yield* submit(request)
 })
 
 /**
@@ -261,22 +272,15 @@ export const move: (source: string, target: string, options?: NamespaceOptions) 
     target: string,
     rawOptions?: NamespaceOptions,
   ) {
-    const request = yield* Arguments.validated((): Request => {
+    return yield* submit(() => {
       const { ns } = common(rawOptions, ["in"])
-      return {
-        _tag: "Mount",
+      return mountRequest({
         source: Arguments.path("source", source, ns),
         target: Arguments.path("target", target, ns),
-        fstype: "",
         flags: Arguments.mountBits(["move"]),
-        data: "",
-        create: false,
-        remountFlags: 0,
-        pidns: false,
         in: ns,
-      }
+      })
     })
-    return yield* submit(request)
   })
 
 /**
@@ -289,7 +293,7 @@ export const move: (source: string, target: string, options?: NamespaceOptions) 
 export const umount: (target: string, options?: UmountOptions) => Result = Effect.fn(
   "Mount.umount",
 )(function* (target: string, rawOptions?: UmountOptions) {
-  const request = yield* Arguments.validated((): Request => {
+  return yield* submit(() => {
     const { options, ns } = common(rawOptions, ["flags", "in"])
     return {
       _tag: "Umount",
@@ -298,7 +302,6 @@ export const umount: (target: string, options?: UmountOptions) => Result = Effec
       in: ns,
     }
   })
-  return yield* submit(request)
 })
 
 /**
@@ -315,7 +318,7 @@ export const pivotRoot: (newRoot: string, putOld: string, options?: NamespaceOpt
     putOld: string,
     rawOptions?: NamespaceOptions,
   ) {
-    const request = yield* Arguments.validated((): Request => {
+    return yield* submit(() => {
       const { ns } = common(rawOptions, ["in"])
       return {
         _tag: "PivotRoot",
@@ -324,7 +327,6 @@ export const pivotRoot: (newRoot: string, putOld: string, options?: NamespaceOpt
         in: ns,
       }
     })
-    return yield* submit(request)
   })
 
 const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
@@ -332,23 +334,15 @@ const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
     target: string,
     rawOptions?: PropagationOptions,
   ) {
-    const request = yield* Arguments.validated((): Request => {
+    return yield* submit(() => {
       const { options, ns } = common(rawOptions, ["recursive", "in"])
       const recursive = Arguments.boolean("recursive", options.recursive)
-      return {
-        _tag: "Mount",
-        source: "",
+      return mountRequest({
         target: Arguments.path("target", target, ns),
-        fstype: "",
         flags: Arguments.mountBits(recursive ? [kind, "rec"] : [kind]),
-        data: "",
-        create: false,
-        remountFlags: 0,
-        pidns: false,
         in: ns,
-      }
+      })
     })
-    return yield* submit(request)
   }) as (target: string, options?: PropagationOptions) => Result
 
 /**
