@@ -3,24 +3,10 @@
  * (5,000 bind + umount pairs into a running `unshare -m` target) runs through the Effect
  * API, 8 callers in flight, default pool.
  */
+import { Effect, effectPair, emit } from "../support/all.mjs"
+import { delayRecords, pairs, prepare } from "../support/eventloop.mjs"
 
-import {
-  Effect,
-  effectPair,
-  emit,
-  layout,
-  mountNamespaceTarget,
-  requireRunner,
-  runtime,
-} from "../support/all.mjs"
-import { delayRecords, pairs, warmUp } from "../support/eventloop.mjs"
-
-const dir = requireRunner()
-const { src, targets } = layout(dir, pairs)
-const target = await mountNamespaceTarget()
-const cross = { in: { pid: target.pid } }
-const rt = runtime()
-await warmUp(rt, src, targets, cross)
+const { src, targets, options, rt, done } = await prepare({ cross: true })
 const records = await delayRecords(
   "cross-ns-8-callers",
   "linx",
@@ -31,13 +17,12 @@ const records = await delayRecords(
         Array.from({ length: 8 }, (_, k) => k),
         (k) =>
           Effect.gen(function* () {
-            for (let i = k; i < pairs; i += 8) yield* effectPair(src, targets[i], cross)
+            for (let i = k; i < pairs; i += 8) yield* effectPair(src, targets[i], options)
           }),
         { concurrency: "unbounded", discard: true },
       ),
     ),
   pairs,
 )
-await rt.dispose()
-target.kill()
+await done()
 emit(records)

@@ -2,20 +2,16 @@
  * eventloop/same-ns-burst — event-loop delay while all 5,000 bind + umount pairs in this
  * namespace are issued at once (one fiber each), default pool.
  */
+import { effectBurst, emit } from "../support/all.mjs"
+import { delayRecords, pairs, prepare } from "../support/eventloop.mjs"
 
-import { effectBurst, emit, layout, requireRunner, runtime } from "../support/all.mjs"
-import { delayRecords, pairs, warmUp } from "../support/eventloop.mjs"
-
-const dir = requireRunner()
-const { src, targets } = layout(dir, pairs)
-const rt = runtime()
-await warmUp(rt, src, targets, undefined)
+const { src, targets, options, rt, done } = await prepare({ cross: false })
 const records = await delayRecords(
   "same-ns-burst",
   "linx",
   `${pairs.toLocaleString("en-US")} same-ns pairs at once`,
-  () => effectBurst(rt, pairs, src, targets, undefined),
+  () => effectBurst(rt, pairs, src, targets, options),
   pairs,
 )
-await rt.dispose()
+await done()
 emit(records)

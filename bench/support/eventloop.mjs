@@ -11,8 +11,9 @@
  */
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import * as Effect from "effect/Effect"
-import { config, figure, quick } from "./harness.mjs"
-import { effectPair } from "./linx.mjs"
+import { config, figure, layout, quick, requireRunner } from "./harness.mjs"
+import { effectPair, runtime } from "./linx.mjs"
+import { mountNamespaceTarget } from "./targets.mjs"
 
 const resolution = 1
 
@@ -76,11 +77,26 @@ export const delayRecords = async (name, role, label, work, pairsPerRun) => {
   return records
 }
 
-/** Starts the pool's threads (and lets the JIT see the verbs) before anything is measured. */
-export const warmUp = (rt, src, targets, options) =>
-  rt.runPromise(
+/**
+ * What a linx-mount variant runs on: `pairs` targets on the case's scratch directory, the
+ * `options` every call takes (into a running `unshare -m` target when `cross`), and a
+ * default-pool runtime whose threads are started (and the verbs seen by the JIT) before
+ * anything is measured. `done()` disposes of the runtime and kills the target.
+ */
+export const prepare = async ({ cross }) => {
+  const { src, targets } = layout(requireRunner(), pairs)
+  const target = cross ? await mountNamespaceTarget() : undefined
+  const options = target ? { in: { pid: target.pid } } : undefined
+  const rt = runtime()
+  await rt.runPromise(
     Effect.forEach(targets.slice(0, 64), (t) => effectPair(src, t, options), {
       concurrency: "unbounded",
       discard: true,
     }),
   )
+  const done = async () => {
+    await rt.dispose()
+    target?.kill()
+  }
+  return { src, targets, options, rt, done }
+}
