@@ -2,9 +2,14 @@
   "targets": [
     {
       "target_name": "linx_mount",
-      "sources": ["native/addon.cc", "native/ops.cc", "native/pool.cc", "native/read.cc"],
+      "sources": ["native/addon.cc", "native/ops.cc", "native/read.cc", "native/wire.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
+        "_GNU_SOURCE"
+      ],
       "cflags": ["-Wall", "-Wextra", "-fvisibility=hidden"],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-fno-exceptions", "-fvisibility=hidden"],
       "conditions": [

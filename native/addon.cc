@@ -1,116 +1,60 @@
-// N-API glue: turns JavaScript op objects into linx::Op, runs them, and returns one
-// outcome per op. No syscall is made here; argument errors become JavaScript TypeErrors
-// (never a crash), and every kernel failure comes back as { stage, errno }.
+// N-API glue, nothing else: the constants, the stage names, and one synchronous entry that
+// runs an encoded batch on the calling thread (a piscina worker) and returns its encoded
+// outcomes. Malformed input becomes a TypeError (never a crash); every kernel failure comes
+// back inside the outcomes as a stage and an errno.
 #include <errno.h>
 #include <sys/mount.h>
 
 #include <napi.h>
 
-#include <cmath>
 #include <string>
-#include <vector>
 
 #include "ops.h"
-#include "pool.h"
 #include "read.h"
+#include "stages.h"
+#include "syscalls.h"
+#include "wire.h"
 
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
 #endif
+#ifndef MS_NOSYMFOLLOW
+#define MS_NOSYMFOLLOW 256
+#endif
 
 namespace {
 
-using linx::Op;
-using linx::Outcome;
-
-bool readString(Napi::Env env, Napi::Object obj, const char* key, std::string* out, bool required) {
-  Napi::Value v = obj.Get(key);
-  if (v.IsUndefined() && !required) return true;
-  if (!v.IsString()) {
-    Napi::TypeError::New(env, std::string("op.") + key + " must be a string")
-        .ThrowAsJavaScriptException();
+// The batch's bytes, decoded; false after throwing a TypeError.
+bool readBatch(const Napi::CallbackInfo& info, linx::Batch* batch) {
+  Napi::Env env = info.Env();
+  if (info.Length() != 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) {
+    Napi::TypeError::New(env, "expected one Uint8Array (an encoded batch)").ThrowAsJavaScriptException();
     return false;
   }
-  *out = v.As<Napi::String>().Utf8Value();
-  // A NUL byte would silently cut the path short in the kernel: refuse it.
-  if (out->find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, std::string("op.") + key + " contains a NUL byte")
-        .ThrowAsJavaScriptException();
+  Napi::Uint8Array bytes = info[0].As<Napi::Uint8Array>();
+  std::string why;
+  if (!linx::decodeBatch(bytes.Data(), bytes.ByteLength(), batch, &why)) {
+    Napi::TypeError::New(env, "malformed batch: " + why).ThrowAsJavaScriptException();
     return false;
   }
   return true;
 }
 
-bool readNumber(Napi::Env env, Napi::Object obj, const char* key, double max, double* out) {
-  Napi::Value v = obj.Get(key);
-  if (v.IsUndefined()) {
-    *out = 0;
-    return true;
-  }
-  double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : NAN;
-  if (!std::isfinite(d) || d < 0 || d > max || std::floor(d) != d) {
-    Napi::TypeError::New(env, std::string("op.") + key + " must be an integer in range")
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *out = d;
-  return true;
+// runBatch(batch: Uint8Array): Buffer — the syscalls run here, on the calling thread.
+Napi::Value RunBatch(const Napi::CallbackInfo& info) {
+  linx::Batch batch;
+  if (!readBatch(info, &batch)) return info.Env().Undefined();
+  std::vector<uint8_t> out = linx::encodeOutcomes(linx::runBatch(batch));
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), out.data(), out.size());
 }
 
-bool readBool(Napi::Object obj, const char* key) {
-  Napi::Value v = obj.Get(key);
-  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
+// describeBatch(batch: Uint8Array): string — what the addon read, as JSON (tests only).
+Napi::Value DescribeBatch(const Napi::CallbackInfo& info) {
+  linx::Batch batch;
+  if (!readBatch(info, &batch)) return info.Env().Undefined();
+  return Napi::String::New(info.Env(), linx::describeBatch(batch));
 }
-
-}  // namespace
-
-namespace linx {
-
-// Reads one JavaScript op object; on bad input throws a TypeError and returns false.
-bool readOp(Napi::Env env, Napi::Value value, Op* op) {
-  if (!value.IsObject()) {
-    Napi::TypeError::New(env, "each op must be an object").ThrowAsJavaScriptException();
-    return false;
-  }
-  Napi::Object o = value.As<Napi::Object>();
-  double kind, ns, pid, flags, remountFlags;
-  if (!readNumber(env, o, "kind", 2, &kind) || !readNumber(env, o, "ns", 2, &ns) ||
-      !readNumber(env, o, "pid", 4194304, &pid) || !readNumber(env, o, "flags", 4294967295.0, &flags) ||
-      !readNumber(env, o, "remountFlags", 4294967295.0, &remountFlags))
-    return false;
-  op->kind = static_cast<linx::OpKind>(static_cast<int>(kind));
-  op->ns = static_cast<linx::NsKind>(static_cast<int>(ns));
-  op->pid = static_cast<int>(pid);
-  op->flags = static_cast<unsigned long>(flags);
-  op->remountFlags = static_cast<unsigned long>(remountFlags);
-  op->pidns = readBool(o, "pidns");
-  op->create = readBool(o, "create");
-  op->sourceFromHome = readBool(o, "sourceFromHome");
-  if (!readString(env, o, "target", &op->target, true) ||
-      !readString(env, o, "source", &op->source, false) ||
-      !readString(env, o, "fstype", &op->fstype, false) ||
-      !readString(env, o, "data", &op->data, false) ||
-      !readString(env, o, "nsPath", &op->nsPath, op->ns == linx::NsKind::Path) ||
-      !readString(env, o, "putOld", &op->putOld, op->kind == linx::OpKind::PivotRoot))
-    return false;
-  if (op->ns == linx::NsKind::Pid && op->pid <= 0) {
-    Napi::TypeError::New(env, "op.pid must be a positive integer").ThrowAsJavaScriptException();
-    return false;
-  }
-  if (op->sourceFromHome && (op->kind != linx::OpKind::Mount || op->pidns || op->source.empty())) {
-    Napi::TypeError::New(env, "op.sourceFromHome needs a bind with a source").ThrowAsJavaScriptException();
-    return false;
-  }
-  if (op->pidns && op->ns != linx::NsKind::Pid) {
-    Napi::TypeError::New(env, "op.pidns needs a pid namespace target").ThrowAsJavaScriptException();
-    return false;
-  }
-  return true;
-}
-
-}  // namespace linx
-
-namespace {
 
 class Addon : public Napi::Addon<Addon> {
  public:
@@ -125,6 +69,7 @@ class Addon : public Napi::Addon<Addon> {
     set("MS_REMOUNT", MS_REMOUNT);
     set("MS_MANDLOCK", MS_MANDLOCK);
     set("MS_DIRSYNC", MS_DIRSYNC);
+    set("MS_NOSYMFOLLOW", MS_NOSYMFOLLOW);
     set("MS_NOATIME", MS_NOATIME);
     set("MS_NODIRATIME", MS_NODIRATIME);
     set("MS_BIND", MS_BIND);
@@ -142,12 +87,29 @@ class Addon : public Napi::Addon<Addon> {
     set("MNT_DETACH", MNT_DETACH);
     set("MNT_EXPIRE", MNT_EXPIRE);
     set("UMOUNT_NOFOLLOW", UMOUNT_NOFOLLOW);
+    set("MOUNT_ATTR_RDONLY", static_cast<double>(linx::sys::kAttrRdonly));
+    set("MOUNT_ATTR_NOSUID", static_cast<double>(linx::sys::kAttrNosuid));
+    set("MOUNT_ATTR_NODEV", static_cast<double>(linx::sys::kAttrNodev));
+    set("MOUNT_ATTR_NOEXEC", static_cast<double>(linx::sys::kAttrNoexec));
+    set("MOUNT_ATTR__ATIME", static_cast<double>(linx::sys::kAttrAtime));
+    set("MOUNT_ATTR_RELATIME", 0);
+    set("MOUNT_ATTR_NOATIME", 0x10);
+    set("MOUNT_ATTR_STRICTATIME", 0x20);
+    set("MOUNT_ATTR_NODIRATIME", static_cast<double>(linx::sys::kAttrNodiratime));
+    set("MOUNT_ATTR_IDMAP", static_cast<double>(linx::sys::kAttrIdmap));
+    set("MOUNT_ATTR_NOSYMFOLLOW", static_cast<double>(linx::sys::kAttrNosymfollow));
     constants.Freeze();
+    Napi::Array stages = Napi::Array::New(env, linx::kStageCount);
+    for (unsigned i = 0; i < linx::kStageCount; i++) stages.Set(i, linx::kStageNames[i]);
+    stages.Freeze();
     DefineAddon(exports, {
-        InstanceValue("constants", constants, napi_enumerable),
-        InstanceValue("Pool", linx::Pool::Define(env), napi_enumerable),
-        InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
-    });
+                             InstanceValue("constants", constants, napi_enumerable),
+                             InstanceValue("stages", stages, napi_enumerable),
+                             InstanceValue("runBatch", Napi::Function::New(env, RunBatch, "runBatch"), napi_enumerable),
+                             InstanceValue("describeBatch", Napi::Function::New(env, DescribeBatch, "describeBatch"),
+                                           napi_enumerable),
+                             InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
+                         });
   }
 };
 

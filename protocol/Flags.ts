@@ -1,13 +1,13 @@
 /**
- * The flag tables: each flag name a caller may write, and the kernel constant it stands
- * for. The numbers themselves come from the native binding (the C headers), never retyped
- * here; this module only names them, once, for both sides of the protocol.
+ * The flag tables: each name a caller may write and the kernel constant it stands for.
+ * The numbers come from the native binding (the C headers), never retyped here; this
+ * module only names them, once, for both sides of the protocol.
  *
  * @since 0.1.0
  */
 
 /**
- * Mount flag names (as in mount(8) and the seed) → the `MS_*` constant each sets.
+ * mount(2) flag names (as in mount(8) and the seed) → the `MS_*` constant each sets.
  *
  * @since 0.1.0
  * @category flags
@@ -21,6 +21,7 @@ export const mountFlagConstants = {
   remount: "MS_REMOUNT",
   mandlock: "MS_MANDLOCK",
   dirsync: "MS_DIRSYNC",
+  nosymfollow: "MS_NOSYMFOLLOW",
   noatime: "MS_NOATIME",
   nodiratime: "MS_NODIRATIME",
   bind: "MS_BIND",
@@ -43,7 +44,7 @@ export const mountFlagConstants = {
 export type MountFlag = keyof typeof mountFlagConstants
 
 /**
- * Umount flag names → the `MNT_*` / `UMOUNT_*` constant each sets.
+ * umount2(2) flag names → the `MNT_*` / `UMOUNT_*` constant each sets.
  *
  * @since 0.1.0
  * @category flags
@@ -62,13 +63,46 @@ export const umountFlagConstants = {
 export type UmountFlag = keyof typeof umountFlagConstants
 
 /**
- * The per-mount flags, which a bind mount only takes through a follow-up
- * `MS_REMOUNT | MS_BIND` (the kernel ignores them on the bind call itself).
+ * Per-mount attribute names (mount_setattr(2)) → the `MOUNT_ATTR_*` constant each sets.
+ * The three atime modes are one field of the kernel's: setting one replaces the others.
  *
  * @since 0.1.0
  * @category flags
  */
-export const perMountFlags: ReadonlyArray<MountFlag> = [
+export const attributeConstants = {
+  ro: "MOUNT_ATTR_RDONLY",
+  nosuid: "MOUNT_ATTR_NOSUID",
+  nodev: "MOUNT_ATTR_NODEV",
+  noexec: "MOUNT_ATTR_NOEXEC",
+  nodiratime: "MOUNT_ATTR_NODIRATIME",
+  nosymfollow: "MOUNT_ATTR_NOSYMFOLLOW",
+  relatime: "MOUNT_ATTR_RELATIME",
+  noatime: "MOUNT_ATTR_NOATIME",
+  strictatime: "MOUNT_ATTR_STRICTATIME",
+} as const
+
+/**
+ * @since 0.1.0
+ * @category flags
+ */
+export type Attribute = keyof typeof attributeConstants
+
+/**
+ * The atime modes among the attributes: at most one applies.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const atimeAttributes: ReadonlyArray<Attribute> = ["relatime", "noatime", "strictatime"]
+
+/**
+ * The mount flags that are per-mount attributes: on a bind they are set on the copied tree
+ * before it is attached, so the bind never exists without them.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const perMountFlags: ReadonlyArray<MountFlag & Attribute> = [
   "ro",
   "nosuid",
   "nodev",
@@ -77,20 +111,37 @@ export const perMountFlags: ReadonlyArray<MountFlag> = [
   "nodiratime",
   "relatime",
   "strictatime",
+  "nosymfollow",
 ]
 
 /**
- * Propagation flags: a separate form of mount(2), never combined with bind or remount.
+ * The mount flags that are superblock flags, and the fsconfig(2) flag each becomes on a new
+ * filesystem (`ro` is both: the filesystem and the mount).
  *
  * @since 0.1.0
  * @category flags
  */
-export const propagationFlags: ReadonlyArray<MountFlag> = [
-  "private",
-  "shared",
-  "slave",
-  "unbindable",
-]
+export const superblockFlags: Readonly<Partial<Record<MountFlag, string>>> = {
+  ro: "ro",
+  sync: "sync",
+  dirsync: "dirsync",
+  lazytime: "lazytime",
+  mandlock: "mand",
+}
+
+/**
+ * Propagation types: a separate form of mount(2), never combined with bind or remount.
+ *
+ * @since 0.1.0
+ * @category flags
+ */
+export const propagationFlags = ["private", "shared", "slave", "unbindable"] as const
+
+/**
+ * @since 0.1.0
+ * @category flags
+ */
+export type Propagation = (typeof propagationFlags)[number]
 
 /**
  * Prints a flag word symbolically, `MS_BIND|MS_REC`, for messages a person can act on.

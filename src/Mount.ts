@@ -1,12 +1,12 @@
 /**
- * The mount verbs: read a mount table, and mount, bind, remount, move, unmount and
- * pivot_root, in this process's mount namespace or in any other (`in: { pid }` or
- * `in: { path }`).
+ * The mount verbs: read a mount table, and mount, bind, remount, move, unmount, set
+ * attributes and pivot_root, in this process's mount namespace or in any other
+ * (`in: { pid }` or `in: { path }`); scoped mounts; batches that roll back.
  *
  * Arguments are validated and normalised on the calling thread — an `InvalidArgument`
- * means nothing was touched — and the syscalls run on the `Mounter`'s native threads, so
- * the event loop never blocks. A kernel refusal is a `MountError` naming the stage, the
- * path and the errno.
+ * means nothing was touched — and each call becomes a typed request that the `Mounter`
+ * runs on a worker thread, so the event loop never blocks. A kernel refusal is a
+ * `MountError` naming the stage, the path, the errno and the call's facts.
  *
  * @example
  * ```ts
@@ -24,23 +24,35 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
-import { type MountFlag, perMountFlags, type UmountFlag } from "../protocol/Flags.js"
-import type { MountRequest, Namespace, Request } from "../protocol/Request.js"
-
-type MountFields = typeof MountRequest.Type
-
-import type { InvalidArgument } from "./InvalidArgument.js"
+import * as Schema from "effect/Schema"
+import type * as Scope from "effect/Scope"
+import {
+  type Attribute,
+  type MountFlag,
+  mountFlagConstants,
+  type Propagation,
+  perMountFlags,
+  propagationFlags,
+  superblockFlags,
+  type UmountFlag,
+  umountFlagConstants,
+} from "../protocol/Flags.js"
+import type { Failed } from "../protocol/Outcome.js"
+import type { Namespace, NamespaceRef, Op } from "../protocol/Request.js"
+import { BatchError } from "./BatchError.js"
+import { InvalidArgument } from "./InvalidArgument.js"
 import * as Arguments from "./internal/arguments.js"
-import type { MountError } from "./MountError.js"
+import { MountError } from "./MountError.js"
 import { Mounter } from "./Mounter.js"
 
-export type { MountFlag, UmountFlag } from "../protocol/Flags.js"
+export type { Attribute, MountFlag, Propagation, UmountFlag } from "../protocol/Flags.js"
 export { type ListTarget, list } from "./internal/list.js"
 
 /**
  * Which mount namespace an operation runs in: `"self"` (the default), the namespace of a
  * process (`{ pid }`, read from `/proc/<pid>/ns/mnt`), or a namespace file (`{ path }`).
- * With another namespace, every path is interpreted inside it and must be absolute.
+ * With another namespace, every path is interpreted inside it and must be absolute; it is
+ * looked up from that namespace's root, symlinks included, and never leads out of it.
  *
  * @since 0.1.0
  * @category models
@@ -48,30 +60,75 @@ export { type ListTarget, list } from "./internal/list.js"
 export type In = Arguments.In
 
 /**
+ * A path: text, or its exact bytes (`Buffer`) for a name that is not UTF-8.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type PathLike = Arguments.PathLike
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type BindFlag = (typeof Arguments.bindFlagNames)[number]
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export type RemountFlag = (typeof Arguments.remountFlagNames)[number]
+
+/**
  * @since 0.1.0
  * @category models
  */
 export interface MountOptions {
+  /**
+   * mount(2)'s flags. With `bind`, `move`, `remount` or a propagation type the call is
+   * that operation (exactly as `bind`, `move`, `remount`, `make*`), so a read-only bind
+   * means the same whichever verb makes it.
+   */
   readonly flags?: ReadonlyArray<MountFlag>
-  /** Filesystem-specific options, e.g. `"size=64M,mode=755"`; at most one page. */
+  /** Filesystem options, e.g. `"size=64M,mode=755"`; at most one page. */
   readonly data?: string
-  /** Create an empty file at `target` (inside the namespace) first if nothing is there. */
+  /** Make the mount point (a directory) inside the namespace first, if nothing is there. */
   readonly create?: boolean
   readonly in?: In
+  /**
+   * The PID namespace a `proc` filesystem shows: `"self"` (ours) or `{ path }` (a PID
+   * namespace file). With `in: { pid }` it is that process's unless given; with
+   * `in: { path }` it must be given (a mount namespace file names no PID namespace).
+   */
+  readonly pidIn?: "self" | { readonly path: PathLike }
 }
 
 /**
  * @since 0.1.0
  * @category models
  */
-export interface BindOptions extends MountOptions {
+export interface BindOptions {
+  /**
+   * `rec` brings the mounts below the source along; the per-mount attributes (`ro`,
+   * `nosuid`, `nodev`, `noexec`, atime modes, `nosymfollow`) are set on the copied tree —
+   * every mount of it with `rec` — before it is attached. The source's own stricter
+   * attributes stay (a read-only source stays read-only).
+   */
+  readonly flags?: ReadonlyArray<BindFlag>
+  /** Make the mount point first if nothing is there: a directory, or a file for a file. */
+  readonly create?: boolean
+  readonly in?: In
   /**
    * Where `source` is looked up. By default in the namespace of `in`, like mount(2) made
    * there. `"self"`: in this process's namespace — the way to bind a host directory into a
-   * container that has already pivoted its root (the tree is copied here with
-   * open_tree(2) and attached there with move_mount(2)).
+   * container that has already pivoted its root.
    */
   readonly sourceIn?: "self"
+  /**
+   * An idmapped bind: files appear owned as the user namespace of this process (`{ pid }`)
+   * or this user-namespace file (`{ path }`) maps their owners.
+   */
+  readonly idmap?: { readonly pid: number } | { readonly path: PathLike }
 }
 
 /**
@@ -79,7 +136,7 @@ export interface BindOptions extends MountOptions {
  * @category models
  */
 export interface RemountOptions {
-  readonly flags?: ReadonlyArray<MountFlag>
+  readonly flags?: ReadonlyArray<RemountFlag>
   readonly data?: string
   readonly in?: In
 }
@@ -111,152 +168,591 @@ export interface PropagationOptions {
   readonly in?: In
 }
 
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface SetAttributesOptions {
+  /** Attributes to set. An atime mode replaces the current one. */
+  readonly set?: ReadonlyArray<Attribute>
+  /** Attributes to clear (clearing an atime mode returns to relatime). */
+  readonly clear?: ReadonlyArray<Attribute>
+  /** A propagation type to give the mount (or the tree). */
+  readonly propagation?: Propagation
+  /** The whole tree below `target`, atomically. */
+  readonly recursive?: boolean
+  readonly in?: In
+}
+
+/**
+ * One operation of a `batch`: a verb's name and its arguments (without `in`: the batch has
+ * one namespace).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type BatchOp =
+  | ({
+      readonly verb: "mount"
+      readonly source: string
+      readonly target: PathLike
+      readonly fstype: string
+    } & Omit<MountOptions, "in">)
+  | ({ readonly verb: "bind"; readonly source: PathLike; readonly target: PathLike } & Omit<
+      BindOptions,
+      "in"
+    >)
+  | ({ readonly verb: "remount"; readonly target: PathLike } & Omit<RemountOptions, "in">)
+  | { readonly verb: "move"; readonly source: PathLike; readonly target: PathLike }
+  | ({ readonly verb: "umount"; readonly target: PathLike } & Omit<UmountOptions, "in">)
+  | { readonly verb: "pivotRoot"; readonly newRoot: PathLike; readonly putOld: PathLike }
+  | ({ readonly verb: "setAttributes"; readonly target: PathLike } & Omit<
+      SetAttributesOptions,
+      "in"
+    >)
+  | ({
+      readonly verb: "makePrivate" | "makeShared" | "makeSlave" | "makeUnbindable"
+      readonly target: PathLike
+    } & Omit<PropagationOptions, "in">)
+
 type Result = Effect.Effect<void, MountError | InvalidArgument, Mounter>
 
-const self: Namespace = { _tag: "Self" }
+// ---- calls: a validated request and the facts its errors are made of ----------------------
 
-// Validates and builds the request in one step (see Arguments.validated), then hands it to
-// the Mounter: every verb is this, with its own `build`.
-const submit = Effect.fnUntraced(function* (build: () => Request) {
-  const request = yield* Arguments.validated(build)
-  const mounter = yield* Mounter
-  return yield* mounter.submit(request)
-})
+interface Facts {
+  readonly verb: string
+  readonly target: Arguments.PathLike
+  readonly source?: Arguments.PathLike | undefined
+  readonly flags?: string | undefined
+  readonly namespaceFile: string
+  readonly pidNamespaceFile?: string | undefined
+  readonly userNamespaceFile?: string | undefined
+}
 
-// A mount(2) request; what a verb leaves out is NULL or 0 for the kernel, and no follow-up.
-const mountRequest = (
-  fields: Pick<MountFields, "target" | "flags" | "in"> & Partial<MountFields>,
-): Request => ({
-  _tag: "Mount",
-  source: "",
-  fstype: "",
-  data: "",
-  create: false,
-  remountFlags: 0,
-  pidns: false,
+interface Call {
+  readonly ns: Namespace
+  readonly op: Op
+  readonly facts: Facts
+}
+
+const namespaceFile = (ns: Namespace, kind: string): string =>
+  ns._tag === "Pid"
+    ? `/proc/${ns.pid}/ns/${kind}`
+    : ns._tag === "Path"
+      ? Arguments.display(ns.path)
+      : `/proc/self/ns/${kind}`
+
+const refFile = (ref: NamespaceRef, ns: Namespace, kind: string): string | undefined => {
+  switch (ref._tag) {
+    case "None":
+      return undefined
+    case "Own":
+      return `/proc/self/ns/${kind}`
+    case "Target":
+      return namespaceFile(ns, kind)
+    case "Pid":
+      return `/proc/${ref.pid}/ns/${kind}`
+    case "Path":
+      return Arguments.display(ref.path)
+  }
+}
+
+const fail = (facts: Facts, failed: Failed): MountError => {
+  const path =
+    failed.subject === "source"
+      ? (facts.source ?? facts.target)
+      : failed.subject === "namespace"
+        ? facts.namespaceFile
+        : failed.subject === "pidNamespace"
+          ? (facts.pidNamespaceFile ?? facts.namespaceFile)
+          : failed.subject === "userNamespace"
+            ? (facts.userNamespaceFile ?? facts.namespaceFile)
+            : facts.target
+  return MountError.fromErrno(failed.stage, Arguments.display(path), failed.errno, {
+    verb: facts.verb,
+    source: facts.source === undefined ? undefined : Arguments.display(facts.source),
+    flags: facts.flags,
+    detail: failed.message,
+    subject: failed.subject,
+  })
+}
+
+const facts = (
+  verb: string,
+  ns: Namespace,
+  fields: Omit<Facts, "verb" | "namespaceFile">,
+): Facts => ({
+  verb,
+  namespaceFile: namespaceFile(ns, "mnt"),
   ...fields,
 })
 
-// The options object, its keys, and the namespace it names (thrown like every check: see
-// Arguments.validated).
-const common = (rawOptions: unknown, known: ReadonlyArray<string>) => {
-  const options = Arguments.options(rawOptions)
-  Arguments.knownKeys(options, known)
-  return { options, ns: Arguments.namespace(options.in) }
+const mountSymbols = (names: ReadonlyArray<string>) => Arguments.symbolic(names, mountFlagConstants)
+
+const SourceText = Schema.Union([Arguments.Text, Schema.Uint8Array])
+
+const mountArgs = Schema.Tuple([
+  SourceText,
+  Arguments.PathInput,
+  Arguments.Text,
+  Arguments.Options.mount,
+])
+const bindArgs = Schema.Tuple([Arguments.PathInput, Arguments.PathInput, Arguments.Options.bind])
+const remountArgs = Schema.Tuple([Arguments.PathInput, Arguments.Options.remount])
+const moveArgs = Schema.Tuple([
+  Arguments.PathInput,
+  Arguments.PathInput,
+  Arguments.Options.namespace,
+])
+const umountArgs = Schema.Tuple([Arguments.PathInput, Arguments.Options.umount])
+const pivotArgs = Schema.Tuple([
+  Arguments.PathInput,
+  Arguments.PathInput,
+  Arguments.Options.namespace,
+])
+const propagationArgs = Schema.Tuple([Arguments.PathInput, Arguments.Options.propagation])
+const setAttributesArgs = Schema.Tuple([Arguments.PathInput, Arguments.Options.setAttributes])
+
+const keys = (schema: { readonly fields: object }) => Object.keys(schema.fields)
+
+const bindOp = (
+  verb: string,
+  ns: Namespace,
+  source: Arguments.PathLike,
+  target: Arguments.PathLike,
+  flags: ReadonlyArray<MountFlag>,
+  options: {
+    readonly create?: boolean
+    readonly sourceIn?: "self"
+    readonly idmap?: Arguments.NamespaceFile
+  },
+): Call => {
+  const atHome = options.sourceIn === "self"
+  const sourcePath = Arguments.path("source", source, atHome ? { _tag: "Self" } : ns)
+  const targetPath = Arguments.path("target", target, ns)
+  const [attrSet, attrClear] = Arguments.attributes(
+    "flags",
+    flags.filter((f): f is MountFlag & Attribute => perMountFlags.includes(f as never)),
+  )
+  const idmap: NamespaceRef =
+    options.idmap === undefined
+      ? { _tag: "None" }
+      : "pid" in options.idmap
+        ? { _tag: "Pid", pid: options.idmap.pid }
+        : { _tag: "Path", path: Arguments.path("idmap", options.idmap.path, { _tag: "Self" }) }
+  return {
+    ns,
+    op: {
+      _tag: "Bind",
+      source: sourcePath,
+      target: targetPath,
+      recursive: flags.includes("rec"),
+      attrSet,
+      attrClear,
+      create: options.create === true,
+      sourceAtHome: atHome && ns._tag !== "Self",
+      idmap,
+    },
+    facts: facts(verb, ns, {
+      target: targetPath,
+      source: sourcePath,
+      flags: mountSymbols(["bind", ...flags]),
+      userNamespaceFile: refFile(idmap, ns, "user"),
+    }),
+  }
 }
 
-const mountFlagsForMount = Arguments.allMountFlags
-const bindFlags: ReadonlyArray<MountFlag> = ["bind", "rec", "silent", ...perMountFlags]
-const remountFlags: ReadonlyArray<MountFlag> = [
-  "remount",
-  "bind",
-  "silent",
-  "sync",
-  "mandlock",
-  "dirsync",
-  "lazytime",
-  ...perMountFlags,
-]
+const remountOp = (
+  verb: string,
+  ns: Namespace,
+  target: Arguments.PathLike,
+  flags: ReadonlyArray<MountFlag>,
+  data: string | undefined,
+): Call => {
+  const targetPath = Arguments.path("target", target, ns)
+  const bind = flags.includes("bind")
+  if (bind && data !== undefined) {
+    Arguments.invalid(
+      "data",
+      data,
+      "a bind remount changes the mount's attributes only; the kernel ignores data",
+    )
+  }
+  const [attrSet, attrClear] = Arguments.remountAttributes(flags)
+  return {
+    ns,
+    op: {
+      _tag: "Remount",
+      target: targetPath,
+      reconfigure: !bind,
+      superFlags: bind ? [] : Arguments.remountSuperFlags(flags),
+      options: data === undefined ? [] : Arguments.splitData(data),
+      attrSet,
+      attrClear,
+    },
+    facts: facts(verb, ns, { target: targetPath, flags: mountSymbols(["remount", ...flags]) }),
+  }
+}
+
+const propagationOp = (
+  verb: string,
+  ns: Namespace,
+  target: Arguments.PathLike,
+  kind: Propagation,
+  recursive: boolean,
+): Call => {
+  const targetPath = Arguments.path("target", target, ns)
+  return {
+    ns,
+    op: {
+      _tag: "SetAttributes",
+      target: targetPath,
+      attrSet: 0,
+      attrClear: 0,
+      propagation: Arguments.propagationBits(kind),
+      recursive,
+    },
+    facts: facts(verb, ns, {
+      target: targetPath,
+      flags: mountSymbols(recursive ? [kind, "rec"] : [kind]),
+    }),
+  }
+}
+
+const mountCall = (
+  source: unknown,
+  target: unknown,
+  fstype: unknown,
+  raw: unknown,
+  forced?: Namespace,
+): Call => {
+  const [src, tgt, type, options] = Arguments.decode(
+    mountArgs,
+    ["source", "target", "fstype"],
+    [source, target, fstype, Arguments.snapshot(raw)],
+    keys(Arguments.Options.mount),
+  )
+  const ns = forced ?? Arguments.namespace(options.in)
+  const flags = options.flags ?? []
+  const refuse = (what: string, why: string) => {
+    if ((options as Record<string, unknown>)[what] !== undefined)
+      Arguments.invalid(what, undefined, why)
+  }
+  if (flags.includes("remount")) {
+    Arguments.only(flags, Arguments.remountFlagNames, "does not apply to a remount")
+    refuse("create", "a remount makes no mount point")
+    refuse("pidIn", "applies to a new proc filesystem only")
+    return remountOp("mount", ns, tgt, flags, options.data)
+  }
+  if (flags.includes("move")) {
+    Arguments.only(flags, ["move", "silent"], "does not apply to a move")
+    refuse("data", "a move takes no filesystem options")
+    refuse("create", "a move makes no mount point")
+    refuse("pidIn", "applies to a new proc filesystem only")
+    const sourcePath = Arguments.path("source", ensurePath(src), ns)
+    const targetPath = Arguments.path("target", tgt, ns)
+    return {
+      ns,
+      op: { _tag: "Move", source: sourcePath, target: targetPath },
+      facts: facts("mount", ns, {
+        target: targetPath,
+        source: sourcePath,
+        flags: mountSymbols(flags),
+      }),
+    }
+  }
+  if (flags.includes("bind")) {
+    Arguments.only(flags, Arguments.bindFlagNames, "does not apply to a bind")
+    refuse("data", "a bind takes no filesystem options (the kernel ignores them)")
+    refuse("pidIn", "applies to a new proc filesystem only")
+    return bindOp(
+      "mount",
+      ns,
+      ensurePath(src),
+      tgt,
+      flags,
+      options.create === true ? { create: true } : {},
+    )
+  }
+  const kinds = flags.filter((f): f is Propagation => propagationFlags.includes(f as Propagation))
+  if (kinds.length > 0) {
+    if (kinds.length > 1) Arguments.invalid("flags", flags, "give one propagation type at a time")
+    Arguments.only(flags, [kinds[0]!, "rec", "silent"], "does not go with a propagation change")
+    refuse("data", "a propagation change takes no filesystem options")
+    refuse("create", "a propagation change makes no mount point")
+    refuse("pidIn", "applies to a new proc filesystem only")
+    return propagationOp("mount", ns, tgt, kinds[0]!, flags.includes("rec"))
+  }
+  // A new filesystem.
+  if (typeof src !== "string")
+    return Arguments.invalid("source", src, "must be a string for a new filesystem")
+  if (type === "")
+    return Arguments.invalid("fstype", type, "must name a filesystem type for a new mount")
+  const targetPath = Arguments.path("target", tgt, ns)
+  const [attributes] = Arguments.attributes(
+    "flags",
+    flags.filter((f): f is MountFlag & Attribute => perMountFlags.includes(f as never)),
+  )
+  let pidNamespace: NamespaceRef = { _tag: "None" }
+  if (type === "proc") {
+    const pidIn = options.pidIn
+    if (pidIn === "self") pidNamespace = { _tag: "Own" }
+    else if (pidIn !== undefined)
+      pidNamespace = { _tag: "Path", path: Arguments.path("pidIn", pidIn.path, { _tag: "Self" }) }
+    else if (ns._tag === "Pid") pidNamespace = { _tag: "Target" }
+    else if (ns._tag === "Path")
+      Arguments.invalid(
+        "pidIn",
+        undefined,
+        'a proc mount into a namespace given by its file needs pidIn: "self" or { path } (a PID namespace file): a mount namespace file names no PID namespace',
+      )
+  } else {
+    refuse("pidIn", "applies to a proc filesystem only")
+  }
+  return {
+    ns,
+    op: {
+      _tag: "Mount",
+      source: src,
+      target: targetPath,
+      fstype: type,
+      superFlags: flags.flatMap((f) => superblockFlags[f] ?? []),
+      options: options.data === undefined ? [] : Arguments.splitData(options.data),
+      attributes,
+      create: options.create === true,
+      pidNamespace,
+    },
+    facts: facts("mount", ns, {
+      target: targetPath,
+      source: src === "" ? undefined : src,
+      flags: mountSymbols(flags),
+      pidNamespaceFile: refFile(pidNamespace, ns, "pid"),
+    }),
+  }
+}
+
+const ensurePath = (value: string | Uint8Array): Arguments.PathLike =>
+  value === "" ? Arguments.invalid("source", value, "must not be empty") : value
+
+const bindCall = (source: unknown, target: unknown, raw: unknown, forced?: Namespace): Call => {
+  const [src, tgt, options] = Arguments.decode(
+    bindArgs,
+    ["source", "target"],
+    [source, target, Arguments.snapshot(raw)],
+    keys(Arguments.Options.bind),
+  )
+  return bindOp(
+    "bind",
+    forced ?? Arguments.namespace(options.in),
+    src,
+    tgt,
+    options.flags ?? [],
+    options,
+  )
+}
+
+const remountCall = (target: unknown, raw: unknown, forced?: Namespace): Call => {
+  const [tgt, options] = Arguments.decode(
+    remountArgs,
+    ["target"],
+    [target, Arguments.snapshot(raw)],
+    keys(Arguments.Options.remount),
+  )
+  const ns = forced ?? Arguments.namespace(options.in)
+  return remountOp(
+    "remount",
+    ns,
+    tgt,
+    (options.flags ?? []).filter((f) => f !== "remount"),
+    options.data,
+  )
+}
+
+const moveCall = (source: unknown, target: unknown, raw: unknown, forced?: Namespace): Call => {
+  const [src, tgt, options] = Arguments.decode(
+    moveArgs,
+    ["source", "target"],
+    [source, target, Arguments.snapshot(raw)],
+    keys(Arguments.Options.namespace),
+  )
+  const ns = forced ?? Arguments.namespace(options.in)
+  const sourcePath = Arguments.path("source", src, ns)
+  const targetPath = Arguments.path("target", tgt, ns)
+  return {
+    ns,
+    op: { _tag: "Move", source: sourcePath, target: targetPath },
+    facts: facts("move", ns, {
+      target: targetPath,
+      source: sourcePath,
+      flags: mountSymbols(["move"]),
+    }),
+  }
+}
+
+const umountCall = (target: unknown, raw: unknown, forced?: Namespace): Call => {
+  const [tgt, options] = Arguments.decode(
+    umountArgs,
+    ["target"],
+    [target, Arguments.snapshot(raw)],
+    keys(Arguments.Options.umount),
+  )
+  const ns = forced ?? Arguments.namespace(options.in)
+  const targetPath = Arguments.path("target", tgt, ns)
+  const flags = options.flags ?? []
+  return {
+    ns,
+    op: {
+      _tag: "Umount",
+      target: targetPath,
+      flags: Arguments.bits(flags, umountFlagConstants),
+      uniqueId: 0n,
+    },
+    facts: facts("umount", ns, {
+      target: targetPath,
+      flags: Arguments.symbolic(flags, umountFlagConstants),
+    }),
+  }
+}
+
+const pivotCall = (newRoot: unknown, putOld: unknown, raw: unknown, forced?: Namespace): Call => {
+  const [root, old, options] = Arguments.decode(
+    pivotArgs,
+    ["newRoot", "putOld"],
+    [newRoot, putOld, Arguments.snapshot(raw)],
+    keys(Arguments.Options.namespace),
+  )
+  const ns = forced ?? Arguments.namespace(options.in)
+  const rootPath = Arguments.path("newRoot", root, ns)
+  const oldPath = Arguments.path("putOld", old, ns)
+  return {
+    ns,
+    op: { _tag: "PivotRoot", newRoot: rootPath, putOld: oldPath },
+    facts: facts("pivotRoot", ns, { target: rootPath, source: oldPath }),
+  }
+}
+
+const propagationCall =
+  (kind: Propagation, verb: string) =>
+  (target: unknown, raw: unknown, forced?: Namespace): Call => {
+    const [tgt, options] = Arguments.decode(
+      propagationArgs,
+      ["target"],
+      [target, Arguments.snapshot(raw)],
+      keys(Arguments.Options.propagation),
+    )
+    const ns = forced ?? Arguments.namespace(options.in)
+    return propagationOp(verb, ns, tgt, kind, options.recursive === true)
+  }
+
+const setAttributesCall = (target: unknown, raw: unknown, forced?: Namespace): Call => {
+  const [tgt, options] = Arguments.decode(
+    setAttributesArgs,
+    ["target"],
+    [target, Arguments.snapshot(raw)],
+    keys(Arguments.Options.setAttributes),
+  )
+  const ns = forced ?? Arguments.namespace(options.in)
+  const targetPath = Arguments.path("target", tgt, ns)
+  const set = options.set ?? []
+  const clear = options.clear ?? []
+  const both = set.filter((a) => clear.includes(a))
+  if (both.length > 0)
+    Arguments.invalid("clear", clear, `cannot both set and clear ${both.join(", ")}`)
+  if (set.length === 0 && clear.length === 0 && options.propagation === undefined) {
+    Arguments.invalid("set", undefined, "nothing to change: give set, clear or propagation")
+  }
+  const [attrSet, atime] = Arguments.attributes("set", set)
+  const [cleared, clearAtime] = Arguments.attributes("clear", clear)
+  return {
+    ns,
+    op: {
+      _tag: "SetAttributes",
+      target: targetPath,
+      // Clearing an atime mode means the default one, relatime (0 in the kernel's encoding).
+      attrSet,
+      attrClear: (cleared | atime | clearAtime) >>> 0,
+      propagation:
+        options.propagation === undefined ? 0 : Arguments.propagationBits(options.propagation),
+      recursive: options.recursive === true,
+    },
+    facts: facts("setAttributes", ns, {
+      target: targetPath,
+      flags: Arguments.symbolic([...set, ...(options.propagation ? [options.propagation] : [])], {
+        ...mountFlagConstants,
+      }),
+    }),
+  }
+}
+
+// ---- running calls ------------------------------------------------------------------------
+
+const submit = Effect.fnUntraced(function* (build: () => Call) {
+  const call = yield* Arguments.validated(build)
+  return yield* execute(call)
+})
+
+// Runs one call; its result is the unique id of the mount it made (0n for other verbs).
+const execute = Effect.fnUntraced(function* (call: Call) {
+  const mounter = yield* Mounter
+  const result = yield* mounter.run(call.ns, [call.op], false)
+  const outcome = result.outcomes[0]
+  if (outcome?._tag === "Done") return outcome.uniqueId
+  return yield* fail(call.facts, outcome?._tag === "Failed" ? outcome : lost)
+})
+
+const lost: Failed = { _tag: "Failed", stage: "thread", errno: 125, subject: "target", message: "" }
 
 /**
- * Mounts `source` on `target` as a filesystem of type `fstype` — mount(2). `source`,
- * `fstype` and `data` may be empty strings (passed to the kernel as NULL). With
- * `fstype: "proc"` and `in: { pid }`, the mount is made from inside that process's PID
- * namespace, so the new /proc shows its processes.
+ * Mounts a filesystem — mount(2)'s meaning, made with the newer mount API (fsopen,
+ * fsconfig, fsmount, move_mount), so that a refusal carries the kernel's own words
+ * (`MountError.detail`). `source` and `data` may be empty. With `fstype: "proc"`, the
+ * filesystem shows the PID namespace of `in: { pid }` (or of `pidIn`). With `bind`, `move`,
+ * `remount` or a propagation type in `flags`, the call is that operation.
  *
  * @since 0.1.0
  * @category verbs
  */
 export const mount: (
   source: string,
-  target: string,
+  target: PathLike,
   fstype: string,
   options?: MountOptions,
 ) => Result = Effect.fn("Mount.mount")(function* (
   source: string,
-  target: string,
+  target: PathLike,
   fstype: string,
-  rawOptions?: MountOptions,
+  options?: MountOptions,
 ) {
-  return yield* submit(() => {
-    const { options, ns } = common(rawOptions, ["flags", "data", "create", "in"])
-    const sourceText = Arguments.string("source", source)
-    const targetPath = Arguments.path("target", target, ns)
-    const fstypeText = Arguments.string("fstype", fstype)
-    const flags = Arguments.mountFlags(options.flags, mountFlagsForMount, "mount")
-    return {
-      _tag: "Mount",
-      source: sourceText,
-      target: targetPath,
-      fstype: fstypeText,
-      flags: flags.bits,
-      data: Arguments.data(options.data),
-      create: Arguments.boolean("create", options.create),
-      remountFlags: 0,
-      pidns: fstypeText === "proc" && ns._tag === "Pid",
-      in: ns,
-    }
-  })
+  yield* submit(() => mountCall(source, target, fstype, options))
 })
 
 /**
- * Makes `source` visible at `target` too — a bind mount (`mount --bind`). With
- * `flags: ["rec"]` the mounts below `source` come along. Per-mount flags (`ro`, `nosuid`,
- * `nodev`, `noexec`, atime flags) really apply: the follow-up `MS_REMOUNT | MS_BIND` the
- * kernel needs is made in the same namespace, and if it fails the bind is undone and the
- * error's operation is `"remount"`.
+ * Makes `source` visible at `target` too — a bind mount (`mount --bind`). The source tree is
+ * copied (with its submounts under `rec`), given the attributes asked for while still
+ * detached, and attached once: a read-only bind is never writable, not even for an instant,
+ * and no path is looked up twice.
  *
  * @since 0.1.0
  * @category verbs
  */
-export const bind: (source: string, target: string, options?: BindOptions) => Result = Effect.fn(
-  "Mount.bind",
-)(function* (source: string, target: string, rawOptions?: BindOptions) {
-  return yield* submit(() => {
-    const { options, ns } = common(rawOptions, ["flags", "data", "create", "in", "sourceIn"])
-    const sourceFromCaller = Arguments.sourceIn(options.sourceIn)
-    const sourcePath = Arguments.path("source", source, sourceFromCaller ? self : ns)
-    const targetPath = Arguments.path("target", target, ns)
-    const flags = Arguments.mountFlags(options.flags, bindFlags, "bind")
-    const remount = Arguments.perMountBits(flags.names)
-    return {
-      _tag: "Mount",
-      source: sourcePath,
-      target: targetPath,
-      fstype: "",
-      flags: (Arguments.mountBits(["bind"]) | (flags.bits & ~remount)) >>> 0,
-      data: Arguments.data(options.data),
-      create: Arguments.boolean("create", options.create),
-      remountFlags: remount,
-      pidns: false,
-      ...(sourceFromCaller && ns._tag !== "Self" ? { sourceFromCaller: true } : {}),
-      in: ns,
-    }
+export const bind: (source: PathLike, target: PathLike, options?: BindOptions) => Result =
+  Effect.fn("Mount.bind")(function* (source: PathLike, target: PathLike, options?: BindOptions) {
+    yield* submit(() => bindCall(source, target, options))
   })
-})
 
 /**
- * Changes the flags of the mount at `target` in place (`mount -o remount`). For a bind
- * mount, include `"bind"` in `flags` or the kernel remounts the whole filesystem below it.
- * Propagation is not changed here: see {@link makePrivate} and friends.
+ * Changes a mount in place (`mount -o remount`), with mount(2)'s exact meaning: with `bind`
+ * only the mount's own attributes change, each one not named is cleared; without it the
+ * filesystem is reconfigured with `data` too. For mount(8)'s habit of merging new options
+ * with the current ones, or to set and clear single attributes, see `setAttributes`.
  *
  * @since 0.1.0
  * @category verbs
  */
-export const remount: (target: string, options?: RemountOptions) => Result = Effect.fn(
+export const remount: (target: PathLike, options?: RemountOptions) => Result = Effect.fn(
   "Mount.remount",
-)(function* (target: string, rawOptions?: RemountOptions) {
-  return yield* submit(() => {
-    const { options, ns } = common(rawOptions, ["flags", "data", "in"])
-    const targetPath = Arguments.path("target", target, ns)
-    const flags = Arguments.mountFlags(options.flags, remountFlags, "remount")
-    return mountRequest({
-      target: targetPath,
-      flags: (Arguments.mountBits(["remount"]) | flags.bits) >>> 0,
-      data: Arguments.data(options.data),
-      in: ns,
-    })
-  })
+)(function* (target: PathLike, options?: RemountOptions) {
+  yield* submit(() => remountCall(target, options))
 })
 
 /**
@@ -266,21 +762,13 @@ export const remount: (target: string, options?: RemountOptions) => Result = Eff
  * @since 0.1.0
  * @category verbs
  */
-export const move: (source: string, target: string, options?: NamespaceOptions) => Result =
+export const move: (source: PathLike, target: PathLike, options?: NamespaceOptions) => Result =
   Effect.fn("Mount.move")(function* (
-    source: string,
-    target: string,
-    rawOptions?: NamespaceOptions,
+    source: PathLike,
+    target: PathLike,
+    options?: NamespaceOptions,
   ) {
-    return yield* submit(() => {
-      const { ns } = common(rawOptions, ["in"])
-      return mountRequest({
-        source: Arguments.path("source", source, ns),
-        target: Arguments.path("target", target, ns),
-        flags: Arguments.mountBits(["move"]),
-        in: ns,
-      })
-    })
+    yield* submit(() => moveCall(source, target, options))
   })
 
 /**
@@ -290,60 +778,51 @@ export const move: (source: string, target: string, options?: NamespaceOptions) 
  * @since 0.1.0
  * @category verbs
  */
-export const umount: (target: string, options?: UmountOptions) => Result = Effect.fn(
+export const umount: (target: PathLike, options?: UmountOptions) => Result = Effect.fn(
   "Mount.umount",
-)(function* (target: string, rawOptions?: UmountOptions) {
-  return yield* submit(() => {
-    const { options, ns } = common(rawOptions, ["flags", "in"])
-    return {
-      _tag: "Umount",
-      target: Arguments.path("target", target, ns),
-      flags: Arguments.umountFlags(options.flags),
-      in: ns,
-    }
-  })
+)(function* (target: PathLike, options?: UmountOptions) {
+  yield* submit(() => umountCall(target, options))
 })
 
 /**
  * Makes `newRoot` the root of the mount namespace and puts the old root at `putOld` —
- * pivot_root(2). Runs on the addon's private thread, which changes into `newRoot` first;
- * the process's own working directory is never touched.
+ * pivot_root(2), on a worker thread with an fs_struct of its own: the process's working
+ * directory never moves.
  *
  * @since 0.1.0
  * @category verbs
  */
-export const pivotRoot: (newRoot: string, putOld: string, options?: NamespaceOptions) => Result =
-  Effect.fn("Mount.pivotRoot")(function* (
-    newRoot: string,
-    putOld: string,
-    rawOptions?: NamespaceOptions,
-  ) {
-    return yield* submit(() => {
-      const { ns } = common(rawOptions, ["in"])
-      return {
-        _tag: "PivotRoot",
-        newRoot: Arguments.path("newRoot", newRoot, ns),
-        putOld: Arguments.path("putOld", putOld, ns),
-        in: ns,
-      }
-    })
-  })
+export const pivotRoot: (
+  newRoot: PathLike,
+  putOld: PathLike,
+  options?: NamespaceOptions,
+) => Result = Effect.fn("Mount.pivotRoot")(function* (
+  newRoot: PathLike,
+  putOld: PathLike,
+  options?: NamespaceOptions,
+) {
+  yield* submit(() => pivotCall(newRoot, putOld, options))
+})
 
-const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
-  Effect.fn(`Mount.make${kind[0]!.toUpperCase()}${kind.slice(1)}`)(function* (
-    target: string,
-    rawOptions?: PropagationOptions,
-  ) {
-    return yield* submit(() => {
-      const { options, ns } = common(rawOptions, ["recursive", "in"])
-      const recursive = Arguments.boolean("recursive", options.recursive)
-      return mountRequest({
-        target: Arguments.path("target", target, ns),
-        flags: Arguments.mountBits(recursive ? [kind, "rec"] : [kind]),
-        in: ns,
-      })
-    })
-  }) as (target: string, options?: PropagationOptions) => Result
+/**
+ * Sets and clears mount attributes and the propagation type — mount_setattr(2): on one
+ * mount, or with `recursive` on the whole tree below it, atomically (recursive read-only).
+ *
+ * @since 0.1.0
+ * @category verbs
+ */
+export const setAttributes: (target: PathLike, options: SetAttributesOptions) => Result = Effect.fn(
+  "Mount.setAttributes",
+)(function* (target: PathLike, options: SetAttributesOptions) {
+  yield* submit(() => setAttributesCall(target, options))
+})
+
+const propagationVerb = (kind: Propagation, name: string) => {
+  const build = propagationCall(kind, name)
+  return Effect.fn(`Mount.${name}`)(function* (target: PathLike, options?: PropagationOptions) {
+    yield* submit(() => build(target, options))
+  }) as (target: PathLike, options?: PropagationOptions) => Result
+}
 
 /**
  * Makes the mount at `target` private (`mount --make-private`; `recursive`: `--make-rprivate`).
@@ -351,7 +830,7 @@ const propagation = (kind: "private" | "shared" | "slave" | "unbindable") =>
  * @since 0.1.0
  * @category propagation
  */
-export const makePrivate = propagation("private")
+export const makePrivate = propagationVerb("private", "makePrivate")
 
 /**
  * Makes the mount at `target` shared (`mount --make-shared`).
@@ -359,7 +838,7 @@ export const makePrivate = propagation("private")
  * @since 0.1.0
  * @category propagation
  */
-export const makeShared = propagation("shared")
+export const makeShared = propagationVerb("shared", "makeShared")
 
 /**
  * Makes the mount at `target` a slave of its peer group (`mount --make-slave`).
@@ -367,7 +846,7 @@ export const makeShared = propagation("shared")
  * @since 0.1.0
  * @category propagation
  */
-export const makeSlave = propagation("slave")
+export const makeSlave = propagationVerb("slave", "makeSlave")
 
 /**
  * Makes the mount at `target` unbindable (`mount --make-unbindable`).
@@ -375,7 +854,204 @@ export const makeSlave = propagation("slave")
  * @since 0.1.0
  * @category propagation
  */
-export const makeUnbindable = propagation("unbindable")
+export const makeUnbindable = propagationVerb("unbindable", "makeUnbindable")
+
+// ---- scoped mounts ------------------------------------------------------------------------
+
+// Detaches a scoped mount where it was made, if the mount there is still the one made
+// (never someone else's); a namespace that is gone took its mounts with it.
+const release = (call: Call, uniqueId: bigint, mounter: Mounter["Service"]) =>
+  mounter
+    .run(
+      call.ns,
+      [
+        {
+          _tag: "Umount",
+          target: call.op._tag === "PivotRoot" ? call.op.newRoot : call.op.target,
+          flags: Arguments.bits(["detach"], umountFlagConstants),
+          uniqueId,
+        },
+      ],
+      false,
+    )
+    .pipe(Effect.asVoid)
+
+const scoped = Effect.fnUntraced(function* (build: () => Call) {
+  const call = yield* Arguments.validated(build)
+  if (call.op._tag !== "Mount" && call.op._tag !== "Bind") {
+    return yield* Arguments.validated(() =>
+      Arguments.invalid(
+        "flags",
+        call.facts.flags,
+        "a scoped mount makes a new mount or bind, nothing else",
+      ),
+    )
+  }
+  const mounter = yield* Mounter
+  yield* Effect.acquireRelease(execute(call), (uniqueId) => release(call, uniqueId, mounter))
+})
+
+/**
+ * `bind`, detached again when the scope closes, in the namespace it was made in — only if
+ * the mount there is still the one made. Interrupted before it reached a worker, nothing is
+ * made; once made, it is always released with the scope.
+ *
+ * @since 0.1.0
+ * @category scoped
+ */
+export const bindScoped: (
+  source: PathLike,
+  target: PathLike,
+  options?: BindOptions,
+) => Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> = Effect.fn(
+  "Mount.bindScoped",
+)(function* (source: PathLike, target: PathLike, options?: BindOptions) {
+  yield* scoped(() => bindCall(source, target, options))
+})
+
+/**
+ * `mount` of a new filesystem (or a bind), unmounted again when the scope closes; see
+ * `bindScoped`.
+ *
+ * @since 0.1.0
+ * @category scoped
+ */
+export const mountScoped: (
+  source: string,
+  target: PathLike,
+  fstype: string,
+  options?: MountOptions,
+) => Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> = Effect.fn(
+  "Mount.mountScoped",
+)(function* (source: string, target: PathLike, fstype: string, options?: MountOptions) {
+  yield* scoped(() => mountCall(source, target, fstype, options))
+})
+
+// ---- batches ------------------------------------------------------------------------------
+
+const opCall = (raw: unknown, index: number, ns: Namespace): Call => {
+  const op = Arguments.snapshot(raw)
+  const field = (name: string) => op[name]
+  const rest = (...taken: Array<string>) => {
+    const out: Record<string, unknown> = Object.create(null)
+    for (const key of Object.keys(op))
+      if (key !== "verb" && !taken.includes(key)) out[key] = op[key]
+    if ("in" in out)
+      Arguments.invalid(
+        `ops[${index}].in`,
+        out.in,
+        "a batch runs in one namespace: give `in` to the batch",
+      )
+    return out
+  }
+  switch (field("verb")) {
+    case "mount":
+      return mountCall(
+        field("source"),
+        field("target"),
+        field("fstype"),
+        rest("source", "target", "fstype"),
+        ns,
+      )
+    case "bind":
+      return bindCall(field("source"), field("target"), rest("source", "target"), ns)
+    case "remount":
+      return remountCall(field("target"), rest("target"), ns)
+    case "move":
+      return moveCall(field("source"), field("target"), rest("source", "target"), ns)
+    case "umount":
+      return umountCall(field("target"), rest("target"), ns)
+    case "pivotRoot":
+      return pivotCall(field("newRoot"), field("putOld"), rest("newRoot", "putOld"), ns)
+    case "setAttributes":
+      return setAttributesCall(field("target"), rest("target"), ns)
+    case "makePrivate":
+      return propagationCall("private", "makePrivate")(field("target"), rest("target"), ns)
+    case "makeShared":
+      return propagationCall("shared", "makeShared")(field("target"), rest("target"), ns)
+    case "makeSlave":
+      return propagationCall("slave", "makeSlave")(field("target"), rest("target"), ns)
+    case "makeUnbindable":
+      return propagationCall("unbindable", "makeUnbindable")(field("target"), rest("target"), ns)
+    default:
+      return Arguments.invalid(
+        `ops[${index}].verb`,
+        field("verb"),
+        "must be one of mount, bind, remount, move, umount, pivotRoot, setAttributes, makePrivate, makeShared, makeSlave, makeUnbindable",
+      )
+  }
+}
+
+const inBatch = (index: number, build: () => Call): Call => {
+  try {
+    return build()
+  } catch (error) {
+    if (!(error instanceof InvalidArgument) || error.argument.startsWith("ops[")) throw error
+    throw new InvalidArgument({
+      argument: `ops[${index}].${error.argument}`,
+      value: error.value,
+      reason: error.reason,
+    })
+  }
+}
+
+/**
+ * Runs `ops` in order as one unit — the design card's hot-mount batching: one message, one
+ * worker, the namespace entered once. On the first failure the completed operations are
+ * undone in reverse (mounts and binds detached, moves moved back, attributes restored from
+ * what was read before the change) and the batch fails with a `BatchError` saying which
+ * operation failed, why, and what was and was not undone. Once handed to a worker the batch
+ * runs to its end: an interruption waits for it.
+ *
+ * @since 0.1.0
+ * @category batches
+ */
+export const batch: (
+  ops: ReadonlyArray<BatchOp>,
+  options?: NamespaceOptions,
+) => Effect.Effect<void, BatchError | InvalidArgument, Mounter> = Effect.fn("Mount.batch")(
+  function* (ops: ReadonlyArray<BatchOp>, options?: NamespaceOptions) {
+    const calls = yield* Arguments.validated(() => {
+      const [list, opts] = Arguments.decode(
+        Schema.Tuple([Schema.Array(Schema.Unknown), Arguments.Options.namespace]),
+        ["ops"],
+        [Array.isArray(ops) ? [...ops] : ops, Arguments.snapshot(options)],
+        keys(Arguments.Options.namespace),
+      )
+      const ns = Arguments.namespace(opts.in)
+      return list.map((op, index) => inBatch(index, () => opCall(op, index, ns)))
+    })
+    if (calls.length === 0) return
+    const mounter = yield* Mounter
+    const result = yield* mounter.run(
+      calls[0]!.ns,
+      calls.map((c) => c.op),
+      true,
+    )
+    const index = result.outcomes.findIndex((o) => o._tag === "Failed")
+    if (index < 0) return
+    const failed = result.outcomes[index] as Failed
+    return yield* new BatchError({
+      index,
+      cause: fail(calls[index]!.facts, failed),
+      undone: result.undo.filter((u) => u.result._tag === "Undone").map((u) => u.index),
+      notUndone: result.undo.flatMap((u) =>
+        u.result._tag === "Undone"
+          ? []
+          : [
+              {
+                index: u.index,
+                reason:
+                  u.result._tag === "Impossible"
+                    ? u.result.reason
+                    : MountError.fromErrno(u.result.stage, u.result.message, u.result.errno)
+                        .message,
+              },
+            ],
+      ),
+    })
+  },
+)
 
 /**
  * What a mutating verb can fail with.

@@ -1,78 +1,46 @@
 /**
- * The error of a mount-table read or a mount operation the kernel refused.
+ * The error of a mount-table read or of a mount operation the kernel refused.
  *
  * A `MountError` names the stage that failed (`operation`), what it failed on (`path`),
- * and the errno, both as Node spells it (`code: "ENOENT"`) and as a number (`errno: 2`).
- * Its `message` is derived from those fields, so an error built from a native thread's
- * outcome reads exactly like one raised on the main thread.
+ * the errno both as Node spells it (`code: "ENOENT"`) and as a number (`errno: 2`), and
+ * where they apply the call's `verb`, its `source` and its `flags` (symbolically,
+ * `MS_BIND|MS_RDONLY`), and the kernel's own words (`detail`, from fsconfig's log). Its
+ * `message` is derived from those fields, with a hint chosen by stage, verb and errno.
  *
  * @since 0.1.0
  */
 
 import { getSystemErrorName } from "node:util"
 import * as Schema from "effect/Schema"
+import { Stage } from "../protocol/Stage.js"
 
-/**
- * Every stage an operation can fail at.
- *
- * - `read`: reading a mountinfo file (`path` is the file).
- * - `mount`, `umount`, `pivot_root`: the syscall itself (`path` is the target).
- * - `remount`: a read-only bind was made, the follow-up read-only remount failed, and the
- *   bind was undone; `undo`: that undo failed too, so the bind is still mounted.
- * - `open_ns`, `setns`: opening or entering the mount namespace file (`path` is that file).
- * - `unshare`: giving a native thread its own fs_struct.
- * - `thread`: no native thread could run the request, or its outcome was lost
- *   (`ECANCELED`: whether it ran is unknown; the mount table tells).
- * - `chdir`: entering `newRoot` before pivot_root (`path` is `newRoot`).
- * - `create`: making the `create: true` placeholder file.
- * - `open_pidns`, `setns_pid`, `pipe`, `fork`: mounting proc from inside a PID namespace.
- *
- * @since 0.1.0
- * @category models
- */
-export const Stage = Schema.Literals([
-  "read",
-  "mount",
-  "umount",
-  "pivot_root",
-  "remount",
-  "undo",
-  "chdir",
-  "open_ns",
-  "unshare",
-  "setns",
-  "thread",
-  "create",
-  "open_pidns",
-  "setns_pid",
-  "pipe",
-  "fork",
-])
+export { Stage } from "../protocol/Stage.js"
 
-/**
- * @since 0.1.0
- * @category models
- */
-export type Stage = typeof Stage.Type
-
-// What each stage was doing, for the message: "<doing> <path> failed: <code> (<meaning>)".
+// What each stage was doing, for the message: "<doing> <path> failed: <code> (<why>)".
 const doing: Record<Stage, string> = {
   read: "reading the mount table",
-  mount: "mount on",
-  umount: "umount of",
-  pivot_root: "pivot_root to",
-  remount: "the read-only remount of the new bind (the bind was undone) at",
-  undo: "the read-only remount of the new bind failed, and undoing the bind (still mounted!) at",
-  chdir: "chdir into the new root",
   open_ns: "opening the mount namespace file",
-  unshare: "unshare(CLONE_FS) of the native thread, for",
   setns: "entering the mount namespace",
-  thread: "handing the request to a native thread, for",
-  create: "creating the placeholder file",
   open_pidns: "opening the PID namespace file",
   setns_pid: "entering the PID namespace",
-  pipe: "making the pipe to the mounting child, for",
-  fork: "starting the child that mounts in the PID namespace, for",
+  fork: "starting the child that creates the filesystem in the PID namespace, for",
+  open_userns: "opening the user namespace file of the idmap",
+  unshare: "giving the worker thread an fs_struct of its own, for",
+  home: "returning the worker thread home, for",
+  resolve: "looking up",
+  create: "creating the mount point",
+  open_tree: "copying the mount tree at",
+  mount_setattr: "setting mount attributes on",
+  move_mount: "attaching the mount at",
+  fsopen: "creating the filesystem for",
+  fsconfig: "configuring the filesystem for",
+  fsmount: "making the mount of the new filesystem for",
+  fspick: "opening the filesystem for reconfiguration at",
+  umount: "unmounting",
+  pivot_root: "pivot_root to",
+  verify: "checking the mount at",
+  statmount: "reading the attributes of the mount at",
+  thread: "handing the request to a worker thread, for",
 }
 
 const meaning: Partial<Record<string, string>> = {
@@ -80,25 +48,51 @@ const meaning: Partial<Record<string, string>> = {
   EACCES: "permission denied",
   ENOENT: "no such file or directory",
   ENOTDIR: "a path component is not a directory",
-  EBUSY: "busy: in use, or already mounted there",
-  EINVAL:
-    "invalid: not a mount point, shared propagation in the way, or flags the kernel refuses here",
+  EISDIR: "is a directory",
+  EBUSY: "busy",
+  EINVAL: "invalid argument",
   ENODEV: "unknown filesystem type",
   EROFS: "read-only filesystem",
   ENAMETOOLONG: "path too long",
   ELOOP: "too many symbolic links",
+  EXDEV: "the path leads outside the namespace's root",
   ESRCH: "no such process",
   ENOTBLK: "not a block device",
   EMFILE: "too many open files",
+  ENFILE: "too many open files in the system",
   ENOMEM: "out of memory",
+  EAGAIN: "resource temporarily unavailable",
+  ENOSYS: "the kernel lacks this syscall",
+  ESTALE: "not the mount this library made",
+  ESHUTDOWN: "the Mounter is closed",
   ECANCELED: "the request's outcome is unknown; check the mount table",
+  EFBIG: "the mount table is larger than the reader's cap",
 }
 
+// Hints, most specific first: "stage:verb:code", then "stage:code", then "*:code".
 const hints: Partial<Record<string, string>> = {
   "open_ns:ENOENT": "has the process exited?",
   "open_ns:EINVAL": "the file is not a mount namespace (nsfs) file",
   "open_pidns:EINVAL": "the file is not a PID namespace (nsfs) file",
+  "open_userns:EINVAL": "the file is not a user namespace (nsfs) file",
   "setns:EPERM": "entering needs CAP_SYS_ADMIN in the namespace's user namespace",
+  "resolve:bind:source:ENOENT":
+    'the source is looked up inside the target namespace; to bind a path of this process\'s namespace, pass sourceIn: "self"',
+  "open_tree:EINVAL": "the source is unbindable, or not a mount of this namespace",
+  "mount_setattr:EINVAL": "not a mount point (attributes are set on a mount's root)",
+  "mount_setattr:EPERM": "locked: a more privileged namespace set these attributes",
+  "move_mount:move:EINVAL": "the source is not a mount point, or shared propagation is in the way",
+  "move_mount:EINVAL":
+    "the target's mount is shared with a peer that cannot take it, or the source is unbindable",
+  "fsopen:ENODEV": "the kernel knows no filesystem of that type (see /proc/filesystems)",
+  "fsconfig:EINVAL": "the filesystem refused an option",
+  "fspick:EINVAL": "not a mount point (a remount needs the mount's root)",
+  "umount:EINVAL": "not mounted, or not a mount point",
+  "umount:EBUSY": 'in use (flags: ["detach"] detaches it lazily)',
+  "pivot_root:EINVAL":
+    "the new root must be a mount point other than the current root's, put_old beneath it, and neither shared",
+  "pivot_root:EBUSY": "the new root or put_old is already mounted on",
+  "verify:ESTALE": "it was left alone",
 }
 
 /**
@@ -110,11 +104,16 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   path: Schema.String,
   code: Schema.String,
   errno: Schema.Number,
-  /**
-   * The source of a failed mount(2), when there was one: an ENOENT may be about it rather
-   * than about `path`, and the kernel does not say which.
-   */
+  /** The verb called: `bind`, `mount`, `umount`, … (absent for a read). */
+  verb: Schema.optional(Schema.String),
+  /** The source of a mount, bind or move. */
   source: Schema.optional(Schema.String),
+  /** The call's flags, symbolically: `MS_BIND|MS_RDONLY`, `MNT_DETACH`. */
+  flags: Schema.optional(Schema.String),
+  /** The kernel's own words, where it gave some (`tmpfs: Bad value for 'size'`). */
+  detail: Schema.optional(Schema.String),
+  /** Which of the call's paths `path` is: its target, its source, or a namespace file. */
+  subject: Schema.optional(Schema.String),
 }) {
   /**
    * Builds a `MountError` from a stage, a path and an errno number, naming the errno as
@@ -122,21 +121,39 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
    *
    * @since 0.1.0
    */
-  static fromErrno(operation: Stage, path: string, errno: number, source?: string): MountError {
-    const code = errnoName(errno)
-    return new MountError(
-      source === undefined
-        ? { operation, path, code, errno }
-        : { operation, path, code, errno, source },
-    )
+  static fromErrno(
+    operation: Stage,
+    path: string,
+    errno: number,
+    facts: {
+      readonly verb?: string | undefined
+      readonly source?: string | undefined
+      readonly flags?: string | undefined
+      readonly detail?: string | undefined
+      readonly subject?: string | undefined
+    } = {},
+  ): MountError {
+    const fields: Record<string, unknown> = { operation, path, code: errnoName(errno), errno }
+    for (const [key, value] of Object.entries(facts)) if (value) fields[key] = value
+    return new MountError(fields as ConstructorParameters<typeof MountError>[0])
   }
 
   override get message(): string {
-    const known = meaning[this.code]
-    const hint = hints[`${this.operation}:${this.code}`]
-    const detail = [known, hint].filter((part) => part !== undefined).join("; ")
-    const from = this.source === undefined ? "" : ` (source ${JSON.stringify(this.source)})`
-    return `${this.operation}: ${doing[this.operation]} ${JSON.stringify(this.path)}${from} failed: ${this.code}${detail ? ` (${detail})` : ""}`
+    const code = this.code
+    const hint =
+      hints[`${this.operation}:${this.verb}:${this.subject}:${code}`] ??
+      hints[`${this.operation}:${this.verb}:${code}`] ??
+      hints[`${this.operation}:${code}`]
+    const why = [meaning[code], hint].filter((part) => part).join("; ")
+    const facts = [
+      this.source === undefined || this.subject === "source"
+        ? undefined
+        : `source ${JSON.stringify(this.source)}`,
+      this.flags,
+    ].filter((part) => part !== undefined)
+    const about = facts.length > 0 ? ` (${facts.join(", ")})` : ""
+    const kernel = this.detail ? `; the kernel says: ${this.detail}` : ""
+    return `${doing[this.operation]} ${JSON.stringify(this.path)}${about} failed: ${code}${why ? ` (${why})` : ""}${kernel}`
   }
 }
 

@@ -1,30 +1,36 @@
 /**
- * The `Mounter` service owns the threads that perform mount operations, so that no syscall
- * ever runs on the event loop's thread. They are the addon's own native threads: each keeps
- * a private `fs_struct`, enters a target namespace with `setns`, stays there only while the
- * next operations are for the same process, and returns home before anything else (or after
- * 1 ms without work). The layer is scoped: the threads start on demand and
- * are stopped (after finishing queued work) when the layer's scope closes. Idle threads
- * never keep the process alive.
+ * The `Mounter` service owns the piscina pool of worker threads that perform mount
+ * operations, so that no syscall ever runs on the event loop's thread. Each worker loads the
+ * addon and runs one batch at a time synchronously on its own thread (see workers/).
  *
- * Requests issued in the same tick travel as one batch, one hand-off; the native threads
- * share its requests out, so that unmounts waiting on RCU overlap.
+ * Scheduling:
+ * - Requests issued in the same tick for the same namespace travel as one task: one
+ *   message, one worker, the namespace entered once.
+ * - No namespace holds every worker: one whose operations never return (a FUSE filesystem
+ *   that never answers) stalls only its own queue. Each namespace may use all workers but
+ *   one, and a task that has run for over a second no longer counts against the pool, which
+ *   grows by a worker for it (up to twice its size), so that calls for others go on.
+ * - A request whose fiber is interrupted before it reached a worker is withdrawn and never
+ *   runs; one that reached a worker runs to completion, and the interruption waits for its
+ *   outcome — so nothing is done that a caller does not hear of.
+ *
+ * The layer is scoped: closing it finishes what is queued and running (but waits no longer
+ * for a task stuck in the kernel than until it is one), then ends the workers. Idle workers
+ * never keep the process alive.
  *
  * @since 0.1.0
  */
-
+import { access } from "node:fs/promises"
 import { availableParallelism } from "node:os"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import { decodeOutcome } from "../protocol/Reply.js"
-import type { Request } from "../protocol/Request.js"
+import { Piscina } from "piscina"
+import { decodeOutcomes, encodeBatch } from "../protocol/Codec.js"
+import type { Outcome, Undo } from "../protocol/Outcome.js"
+import type { Namespace, Op } from "../protocol/Request.js"
+import type { Retired } from "../workers/mount-worker.js"
 import { InvalidArgument } from "./InvalidArgument.js"
-import { failure } from "./internal/failure.js"
-import { type NativeFailure, type NativePool, native } from "./internal/native.js"
-import { toNativeOp } from "./internal/nativeOp.js"
-import type { MountError } from "./MountError.js"
 
 /**
  * @since 0.1.0
@@ -32,33 +38,93 @@ import type { MountError } from "./MountError.js"
  */
 export interface MounterOptions {
   /**
-   * Native threads at most. Default: two per CPU, from 2 to 8 — unmounts spend much of their
-   * time waiting for an RCU grace period, which another thread can overlap; more threads
-   * than that only wake each other (measured in bench/scaling).
+   * Worker threads. Default: one per CPU, from 2 to 8: each namespace's requests of a tick
+   * travel as one task, so more workers than CPUs only wake each other (bench/scaling).
    */
   readonly maxThreads?: number
 }
 
+/**
+ * What a worker reported for a run: one outcome per operation, and for a rollback run
+ * what its undo came to.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunResult {
+  readonly outcomes: ReadonlyArray<Outcome>
+  readonly undo: ReadonlyArray<Undo>
+}
+
 const defaults = {
-  maxThreads: Math.min(8, Math.max(2, availableParallelism() * 2)),
-  // A flush larger than this is cut into several batches, so that one reply never settles
-  // thousands of fibers in a single tick.
-  maxBatch: 64,
-  // Requests handed to the pool per turn of the event loop: thousands issued at once are
-  // marshalled a slice per turn (the pool needs milliseconds for a slice anyway).
-  dispatchPerTurn: 256,
-  // Outcomes settled per turn of the event loop (see drain).
+  maxThreads: Math.min(8, Math.max(2, availableParallelism())),
+  // Operations per task at most: a larger tick is cut into several tasks, so that one
+  // reply never settles thousands of fibers at once.
+  maxOps: 64,
+  // A task running longer than this is taken to be stuck in the kernel.
+  stuckAfterMs: 1000,
+  // Outcomes settled per turn of the event loop.
   settlePerTurn: 32,
+  // How long closing waits for the workers to exit after the last task.
+  exitGraceMs: 200,
 } as const
 
-// ECANCELED: the request never reached a thread (none could be started), or its reply was
-// malformed; whether anything happened is then unknown.
+// ECANCELED: whether the request ran is unknown (its worker died or was ended under it).
 const ECANCELED = 125
+// ESHUTDOWN: the Mounter was closed; the request never ran.
+const ESHUTDOWN = 108
+// EAGAIN: no worker thread could be started; the request never ran.
+const EAGAIN = 11
+
+const QUEUED = 0
+const SENT = 1
+const SETTLED = 2
 
 interface Pending {
-  readonly request: Request
-  readonly resume: (effect: Effect.Effect<void, MountError>) => void
+  readonly key: string
+  readonly ns: Namespace
+  readonly ops: ReadonlyArray<Op>
+  readonly rollback: boolean
+  readonly resume: (result: RunResult) => void
+  state: number
+  /** Set when the caller was interrupted after dispatch: told once the outcome is in. */
+  waiter: (() => void) | undefined
 }
+
+interface Group {
+  readonly key: string
+  readonly ns: Namespace
+  readonly queue: Array<Pending>
+  running: number
+  listed: boolean
+}
+
+interface Task {
+  readonly group: Group
+  readonly items: ReadonlyArray<Pending>
+  readonly opCount: number
+  readonly started: number
+}
+
+const keyOf = (ns: Namespace): string =>
+  ns._tag === "Self"
+    ? "self"
+    : ns._tag === "Pid"
+      ? `pid:${ns.pid}`
+      : `path:${typeof ns.path === "string" ? ns.path : Buffer.from(ns.path).toString("latin1")}`
+
+const failedAll = (count: number, errno: number): RunResult => ({
+  outcomes: Array.from({ length: count }, () => ({
+    _tag: "Failed",
+    stage: "thread",
+    errno,
+    subject: "target",
+    message: "",
+  })),
+  undo: [],
+})
+
+const workerFile = new URL("../workers/mount-worker.js", import.meta.url)
 
 /**
  * @since 0.1.0
@@ -67,34 +133,25 @@ interface Pending {
 export class Mounter extends Context.Service<
   Mounter,
   {
-    /** Runs one validated request on a native thread. */
-    readonly submit: (request: Request) => Effect.Effect<void, MountError>
+    /**
+     * Runs operations in one namespace on a worker: independent requests, or with
+     * `rollback` one batch that stops at its first failure and undoes what it did.
+     */
+    readonly run: (
+      ns: Namespace,
+      ops: ReadonlyArray<Op>,
+      rollback: boolean,
+    ) => Effect.Effect<RunResult>
   }
 >()("linx-mount/src/Mounter") {
   /**
-   * A scoped pool of native threads.
+   * A scoped piscina pool of worker threads.
    *
    * @since 0.1.0
    * @category layers
    */
   static readonly layer = (options: MounterOptions = {}): Layer.Layer<Mounter, InvalidArgument> =>
     Layer.effect(Mounter, make(options))
-}
-
-// One request's outcome → its caller. Whatever the addon hands back settles typed: a value
-// that is not an outcome of the protocol (found by test/fuzz.test.ts) becomes thread /
-// ECANCELED rather than an exception with callers left waiting.
-const settleOne = ({ request, resume }: Pending, raw: unknown): void => {
-  if (raw === null) {
-    resume(Effect.void) // the common case, without a decode
-    return
-  }
-  const outcome = decodeOutcome(raw)
-  if (Option.isSome(outcome) && outcome.value !== null) {
-    resume(Effect.fail(failure(request, outcome.value.stage, outcome.value.errno)))
-  } else {
-    resume(Effect.fail(failure(request, "thread", ECANCELED)))
-  }
 }
 
 const make = Effect.fnUntraced(function* (options: MounterOptions) {
@@ -106,80 +163,273 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
       reason: "options.maxThreads must be an integer from 1 to 256",
     })
   }
+  const perNamespace = Math.max(1, maxThreads - 1)
+  const hardCap = maxThreads * 2
 
-  // Batches handed to the pool, by id; each entry is cleared once all its requests settled.
-  const inFlight = new Map<number, { readonly batch: ReadonlyArray<Pending>; left: number }>()
-  let nextId = 1
-  // Outcomes arrive in bursts (one wake-up of the loop can bring a thousand), and settling
-  // one resumes its caller's fiber, which may run on for a while: they are settled a slice
-  // at a time, with a turn of the event loop between slices, so timers and I/O never wait
-  // for a whole burst.
-  let ready: Array<readonly [Pending, unknown]> = []
-  let drainScheduled = false
-  const drain = (): void => {
-    const slice =
-      ready.length > defaults.settlePerTurn ? ready.splice(0, defaults.settlePerTurn) : ready
-    if (slice === ready) ready = []
-    for (const [pending, outcome] of slice) settleOne(pending, outcome)
-    drainScheduled = ready.length > 0
-    if (drainScheduled) setImmediate(drain)
-  }
-  const onComplete = (id: number, index: number, outcome: unknown): void => {
-    const entry = inFlight.get(id)
-    const pending = entry?.batch[index]
-    if (entry === undefined || pending === undefined) return
-    if (--entry.left === 0) inFlight.delete(id)
-    ready.push([pending, outcome])
-    if (!drainScheduled) {
-      drainScheduled = true
-      setImmediate(drain)
-    }
-  }
+  // A worker thread that starts libuv's threadpool after giving itself a private fs_struct
+  // would hand that fs_struct to the threadpool, and the main thread's async fs would then
+  // resolve relative paths against the worker's: start it here first (WORKERS.md).
+  yield* Effect.promise(() => access("/"))
 
-  const pool: NativePool = yield* Effect.acquireRelease(
-    Effect.sync(() => new (native().Pool)(maxThreads, onComplete)),
-    (pool) => Effect.callback<void>((resume) => pool.close(() => resume(Effect.void))),
-  )
+  const pool = new Piscina({
+    filename: workerFile.href,
+    minThreads: maxThreads,
+    maxThreads: hardCap,
+    idleTimeout: 5000,
+    atomics: "sync",
+    recordTiming: false,
+    concurrentTasksPerWorker: 1,
+  })
+  // A worker that fails to start emits this with no task to fail; the next task retries.
+  pool.on("error", () => {})
 
-  const dispatch = (batch: ReadonlyArray<Pending>): void => {
-    const id = nextId++
-    let refused: NativeFailure | undefined
-    try {
-      refused = pool.submit(
-        id,
-        batch.map((pending) => toNativeOp(pending.request)),
-      )
-    } catch {
-      // The pool is closed (a request raced the layer's scope closing): typed, not thrown
-      // out of a microtask where nothing could catch it.
-      refused = { stage: "thread", errno: ECANCELED }
-    }
-    if (refused === undefined) inFlight.set(id, { batch, left: batch.length })
-    else for (const pending of batch) settleOne(pending, refused)
-  }
-
-  const queue: Array<Pending> = []
+  const groups = new Map<string, Group>()
+  // Groups with queued requests, in the order they are served (round robin).
+  const ready: Array<Group> = []
+  const running = new Set<Task>()
+  let closing = false
+  let onIdle: (() => void) | undefined
   let flushScheduled = false
-  // Everything queued in one tick goes out as one batch (cut at maxBatch), one hand-off:
-  // the native threads share its requests out among themselves. Past dispatchPerTurn, the
-  // rest waits for the next turn of the event loop, in order.
-  const flush = (): void => {
-    const pending = queue.splice(0, defaults.dispatchPerTurn)
-    for (let i = 0; i < pending.length; i += defaults.maxBatch) {
-      dispatch(pending.slice(i, i + defaults.maxBatch))
+  let stuckTimer: ReturnType<typeof setTimeout> | undefined
+
+  const groupOf = (ns: Namespace): Group => {
+    const key = keyOf(ns)
+    let group = groups.get(key)
+    if (group === undefined) {
+      group = { key, ns, queue: [], running: 0, listed: false }
+      groups.set(key, group)
     }
-    flushScheduled = queue.length > 0
-    if (flushScheduled) setImmediate(flush)
+    return group
   }
 
-  const submit = (request: Request): Effect.Effect<void, MountError> =>
-    Effect.callback<void, MountError>((resume) => {
-      queue.push({ request, resume })
-      if (!flushScheduled) {
-        flushScheduled = true
-        queueMicrotask(flush)
+  const list = (group: Group): void => {
+    if (!group.listed && group.queue.length > 0) {
+      group.listed = true
+      ready.push(group)
+    }
+  }
+
+  // Tasks stuck past stuckAfterMs make room for one more worker each.
+  const capacity = (now: number): number => {
+    let stuck = 0
+    for (const task of running) if (now - task.started >= defaults.stuckAfterMs) stuck++
+    return Math.min(hardCap, maxThreads + stuck)
+  }
+
+  // Outcomes are settled a slice per turn of the event loop: resuming a fiber may run it
+  // for a while, and timers and I/O must not wait for a whole burst.
+  const settling: Array<readonly [Pending, RunResult]> = []
+  let settleScheduled = false
+  const settleSlice = (): void => {
+    const slice = settling.splice(0, defaults.settlePerTurn)
+    for (const [pending, result] of slice) {
+      pending.state = SETTLED
+      pending.resume(result)
+      pending.waiter?.()
+    }
+    settleScheduled = settling.length > 0
+    if (settleScheduled) setImmediate(settleSlice)
+  }
+  const settle = (pending: Pending, result: RunResult): void => {
+    settling.push([pending, result])
+    if (!settleScheduled) {
+      settleScheduled = true
+      setImmediate(settleSlice)
+    }
+  }
+
+  const idleCheck = (): void => {
+    if (onIdle === undefined) return
+    const now = performance.now()
+    const waiting = ready.length > 0
+    const live = [...running].some((task) => now - task.started < defaults.stuckAfterMs)
+    if (!waiting && !live) onIdle()
+  }
+
+  const complete = (task: Task, raw: unknown): void => {
+    running.delete(task)
+    task.group.running--
+    let outcome = raw
+    if (typeof raw === "object" && raw !== null && "retiredThread" in raw) {
+      const retired = raw as Retired
+      outcome = retired.outcome
+      // The worker's thread could not get home: end it, piscina starts another.
+      for (const worker of pool.threads) {
+        if (worker.threadId === retired.retiredThread) void worker.terminate()
       }
+    }
+    const decoded = decodeOutcomes(outcome, task.opCount)
+    if (decoded?.refused) {
+      // A retired worker ran nothing: the requests go back to the front of their queue.
+      for (const pending of task.items) pending.state = QUEUED
+      task.group.queue.unshift(...task.items)
+      list(task.group)
+    } else {
+      let at = 0
+      for (const pending of task.items) {
+        const n = pending.ops.length
+        settle(
+          pending,
+          decoded === undefined
+            ? failedAll(n, raw instanceof Error && isStartFailure(raw) ? EAGAIN : ECANCELED)
+            : { outcomes: decoded.outcomes.slice(at, at + n), undo: decoded.undo },
+        )
+        at += n
+      }
+    }
+    dispatch()
+  }
+
+  const send = (group: Group, items: Array<Pending>): void => {
+    const ops = items.length === 1 ? items[0]!.ops : items.flatMap((p) => p.ops)
+    const task: Task = { group, items, opCount: ops.length, started: performance.now() }
+    const bytes = encodeBatch({ in: group.ns, rollback: items[0]!.rollback, ops })
+    for (const pending of items) pending.state = SENT
+    running.add(task)
+    group.running++
+    pool.run(bytes).then(
+      (result) => complete(task, result),
+      (error: unknown) => complete(task, error),
+    )
+  }
+
+  // Hands queued requests to workers while there is room: round robin over namespaces,
+  // each namespace's requests of a tick as one task.
+  const dispatch = (): void => {
+    flushScheduled = false
+    const now = performance.now()
+    let room = capacity(now) - running.size
+    for (let i = 0; room > 0 && i < ready.length; ) {
+      const group = ready[i]!
+      if (group.running >= perNamespace) {
+        i++
+        continue
+      }
+      ready.splice(i, 1)
+      group.listed = false
+      const items: Array<Pending> = []
+      let ops = 0
+      while (group.queue.length > 0) {
+        const next = group.queue[0]!
+        // A rollback batch travels alone.
+        if (items.length > 0 && (next.rollback || ops + next.ops.length > defaults.maxOps)) break
+        items.push(group.queue.shift()!)
+        ops += next.ops.length
+        if (next.rollback) break
+      }
+      send(group, items)
+      room--
+      if (group.queue.length > 0) {
+        group.listed = true
+        ready.push(group)
+      }
+    }
+    // Work is waiting for room that a stuck task may free: look again when it would count
+    // as stuck.
+    if (ready.length > 0 && running.size > 0 && stuckTimer === undefined) {
+      let oldest = Number.POSITIVE_INFINITY
+      for (const task of running) {
+        if (now - task.started < defaults.stuckAfterMs) oldest = Math.min(oldest, task.started)
+      }
+      if (oldest !== Number.POSITIVE_INFINITY) {
+        stuckTimer = setTimeout(
+          () => {
+            stuckTimer = undefined
+            dispatch()
+          },
+          oldest + defaults.stuckAfterMs - now + 1,
+        )
+        stuckTimer.unref()
+      }
+    }
+    idleCheck()
+  }
+
+  const enqueue = (pending: Pending, group: Group): void => {
+    group.queue.push(pending)
+    list(group)
+    if (!flushScheduled) {
+      flushScheduled = true
+      queueMicrotask(dispatch)
+    }
+  }
+
+  const withdraw = (pending: Pending): void => {
+    const group = groups.get(pending.key)
+    const at = group?.queue.indexOf(pending) ?? -1
+    if (group !== undefined && at >= 0) group.queue.splice(at, 1)
+  }
+
+  const run = (
+    ns: Namespace,
+    ops: ReadonlyArray<Op>,
+    rollback: boolean,
+  ): Effect.Effect<RunResult> =>
+    Effect.callback<RunResult>((resume) => {
+      if (closing) {
+        resume(Effect.succeed(failedAll(ops.length, ESHUTDOWN)))
+        return
+      }
+      const group = groupOf(ns)
+      const pending: Pending = {
+        key: group.key,
+        ns,
+        ops,
+        rollback,
+        resume: (result) => resume(Effect.succeed(result)),
+        state: QUEUED,
+        waiter: undefined,
+      }
+      enqueue(pending, group)
+      // Interrupted: withdrawn if it has not reached a worker; otherwise the interruption
+      // waits for its outcome.
+      return Effect.suspend(() => {
+        if (pending.state === QUEUED) {
+          pending.state = SETTLED
+          withdraw(pending)
+          return Effect.void
+        }
+        if (pending.state === SETTLED) return Effect.void
+        return Effect.callback<void>((done) => {
+          pending.waiter = () => done(Effect.void)
+        })
+      })
     })
 
-  return Mounter.of({ submit })
+  yield* Effect.addFinalizer(() =>
+    Effect.gen(function* () {
+      closing = true
+      // Finish what is queued and running; a task stuck in the kernel is not waited for.
+      yield* Effect.callback<void>((resume) => {
+        // Tasks become stuck by the clock alone: look every 100 ms.
+        const poll = setInterval(idleCheck, 100)
+        const stop = () => {
+          onIdle = undefined
+          clearInterval(poll)
+        }
+        onIdle = () => {
+          stop()
+          resume(Effect.void)
+        }
+        dispatch()
+        return Effect.sync(stop)
+      })
+      if (stuckTimer !== undefined) clearTimeout(stuckTimer)
+      // Ending the workers fails the stuck tasks (their callers settle ECANCELED); a worker
+      // stuck in the kernel exits only when its syscall returns, so this waits no longer.
+      yield* Effect.promise(() =>
+        Promise.race([
+          pool.destroy(),
+          new Promise((resolve) => setTimeout(resolve, defaults.exitGraceMs).unref()),
+        ]),
+      )
+    }),
+  )
+
+  return Mounter.of({ run })
 })
+
+// Node's error when a worker thread cannot be started (a thread limit): nothing ran.
+const isStartFailure = (error: Error): boolean =>
+  (error as { code?: unknown }).code === "ERR_WORKER_INIT_FAILED" ||
+  /ERR_WORKER_INIT_FAILED|Resource temporarily unavailable/.test(error.message)

@@ -1,10 +1,12 @@
 /**
  * linx-mount: Linux's mount API for TypeScript — read any process's mount table; mount,
- * bind, remount, move, unmount and pivot_root in this or any other mount namespace; from
- * Effect (this module) or Promises (`linx-mount/promises`).
+ * bind, remount, move, unmount, set attributes and pivot_root in this or any other mount
+ * namespace; scoped mounts, batches that roll back; from Effect (this module) or Promises
+ * (`linx-mount/promises`).
  *
  * @since 0.1.0
  */
+export { BatchError } from "./BatchError.js"
 export { InvalidArgument } from "./InvalidArgument.js"
 export * as Mount from "./Mount.js"
 export { MountEntry, type MountEntryFields, type Propagation } from "./MountEntry.js"

@@ -1,7 +1,8 @@
 /**
  * The Promise facade: the same verbs, arguments, results and error classes as the Effect
- * API (`Mount`), over one shared thread pool started on first use. Its idle threads never
- * keep the process alive; `close()` ends the pool, and a later call starts a new one.
+ * API (`Mount`), over one shared pool of worker threads started on first use. Its idle
+ * workers never keep the process alive; `close()` ends the pool, and a later call starts a
+ * new one.
  *
  * @example
  * ```ts
@@ -14,8 +15,11 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Scope from "effect/Scope"
+import type { BatchError } from "./BatchError.js"
 import type { InvalidArgument } from "./InvalidArgument.js"
 import * as Mount from "./Mount.js"
 import type { MountEntry } from "./MountEntry.js"
@@ -35,7 +39,9 @@ const runtime = (): Runtime => {
 // call resolves or rejects with one of this package's errors.
 const inFlight = new Set<Promise<unknown>>()
 
-const run = <A>(effect: Effect.Effect<A, MountError | InvalidArgument, Mounter>): Promise<A> => {
+const run = <A>(
+  effect: Effect.Effect<A, MountError | BatchError | InvalidArgument, Mounter>,
+): Promise<A> => {
   const call = runtime().runPromise(effect)
   inFlight.add(call)
   const forget = () => inFlight.delete(call)
@@ -54,52 +60,131 @@ export const list = (target?: Mount.ListTarget): Promise<ReadonlyArray<MountEntr
 /** @since 0.1.0 */
 export const mount = (
   source: string,
-  target: string,
+  target: Mount.PathLike,
   fstype: string,
   options?: Mount.MountOptions,
 ): Promise<void> => run(Mount.mount(source, target, fstype, options))
 
 /** @since 0.1.0 */
-export const bind = (source: string, target: string, options?: Mount.BindOptions): Promise<void> =>
-  run(Mount.bind(source, target, options))
+export const bind = (
+  source: Mount.PathLike,
+  target: Mount.PathLike,
+  options?: Mount.BindOptions,
+): Promise<void> => run(Mount.bind(source, target, options))
 
 /** @since 0.1.0 */
-export const remount = (target: string, options?: Mount.RemountOptions): Promise<void> =>
+export const remount = (target: Mount.PathLike, options?: Mount.RemountOptions): Promise<void> =>
   run(Mount.remount(target, options))
 
 /** @since 0.1.0 */
 export const move = (
-  source: string,
-  target: string,
+  source: Mount.PathLike,
+  target: Mount.PathLike,
   options?: Mount.NamespaceOptions,
 ): Promise<void> => run(Mount.move(source, target, options))
 
 /** @since 0.1.0 */
-export const umount = (target: string, options?: Mount.UmountOptions): Promise<void> =>
+export const umount = (target: Mount.PathLike, options?: Mount.UmountOptions): Promise<void> =>
   run(Mount.umount(target, options))
 
 /** @since 0.1.0 */
 export const pivotRoot = (
-  newRoot: string,
-  putOld: string,
+  newRoot: Mount.PathLike,
+  putOld: Mount.PathLike,
   options?: Mount.NamespaceOptions,
 ): Promise<void> => run(Mount.pivotRoot(newRoot, putOld, options))
 
 /** @since 0.1.0 */
-export const makePrivate = (target: string, options?: Mount.PropagationOptions): Promise<void> =>
-  run(Mount.makePrivate(target, options))
+export const setAttributes = (
+  target: Mount.PathLike,
+  options: Mount.SetAttributesOptions,
+): Promise<void> => run(Mount.setAttributes(target, options))
 
 /** @since 0.1.0 */
-export const makeShared = (target: string, options?: Mount.PropagationOptions): Promise<void> =>
-  run(Mount.makeShared(target, options))
+export const makePrivate = (
+  target: Mount.PathLike,
+  options?: Mount.PropagationOptions,
+): Promise<void> => run(Mount.makePrivate(target, options))
 
 /** @since 0.1.0 */
-export const makeSlave = (target: string, options?: Mount.PropagationOptions): Promise<void> =>
-  run(Mount.makeSlave(target, options))
+export const makeShared = (
+  target: Mount.PathLike,
+  options?: Mount.PropagationOptions,
+): Promise<void> => run(Mount.makeShared(target, options))
 
 /** @since 0.1.0 */
-export const makeUnbindable = (target: string, options?: Mount.PropagationOptions): Promise<void> =>
-  run(Mount.makeUnbindable(target, options))
+export const makeSlave = (
+  target: Mount.PathLike,
+  options?: Mount.PropagationOptions,
+): Promise<void> => run(Mount.makeSlave(target, options))
+
+/** @since 0.1.0 */
+export const makeUnbindable = (
+  target: Mount.PathLike,
+  options?: Mount.PropagationOptions,
+): Promise<void> => run(Mount.makeUnbindable(target, options))
+
+/**
+ * Runs `ops` as one unit that rolls back on its first failure (see `Mount.batch`); rejects
+ * with a `BatchError`.
+ *
+ * @since 0.1.0
+ */
+export const batch = (
+  ops: ReadonlyArray<Mount.BatchOp>,
+  options?: Mount.NamespaceOptions,
+): Promise<void> => run(Mount.batch(ops, options))
+
+/**
+ * A mount that is undone by `release()` — or by `await using`, through
+ * `Symbol.asyncDispose`.
+ *
+ * @since 0.1.0
+ */
+export interface ScopedMount {
+  readonly release: () => Promise<void>
+  readonly [Symbol.asyncDispose]: () => Promise<void>
+}
+
+const scoped = async (
+  make: Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope>,
+): Promise<ScopedMount> => {
+  const scope = Scope.makeUnsafe()
+  await run(
+    Effect.catchCause(Scope.provide(make, scope), (cause) =>
+      Effect.andThen(Scope.close(scope, Exit.failCause(cause)), Effect.failCause(cause)),
+    ),
+  )
+  let released: Promise<void> | undefined
+  const release = () => {
+    released ??= runtime().runPromise(Scope.close(scope, Exit.void))
+    return released
+  }
+  return { release, [Symbol.asyncDispose]: release }
+}
+
+/**
+ * `bind`, undone when the result is released (see `Mount.bindScoped`).
+ *
+ * @since 0.1.0
+ */
+export const bindScoped = (
+  source: Mount.PathLike,
+  target: Mount.PathLike,
+  options?: Mount.BindOptions,
+): Promise<ScopedMount> => scoped(Mount.bindScoped(source, target, options))
+
+/**
+ * `mount`, undone when the result is released (see `Mount.mountScoped`).
+ *
+ * @since 0.1.0
+ */
+export const mountScoped = (
+  source: string,
+  target: Mount.PathLike,
+  fstype: string,
+  options?: Mount.MountOptions,
+): Promise<ScopedMount> => scoped(Mount.mountScoped(source, target, fstype, options))
 
 /**
  * Ends the shared pool once the calls already made have settled. Calls made afterwards
@@ -114,6 +199,7 @@ export const close = async (): Promise<void> => {
   await current?.dispose()
 }
 
+export { BatchError } from "./BatchError.js"
 export { InvalidArgument } from "./InvalidArgument.js"
 export { MountEntry } from "./MountEntry.js"
 export { MountError } from "./MountError.js"

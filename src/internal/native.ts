@@ -7,46 +7,25 @@ import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 
-/** One syscall sequence for the addon; mirrors linx::Op in native/ops.h. */
-export interface NativeOp {
-  readonly kind: 0 | 1 | 2 // mount, umount, pivot_root
-  readonly ns: 0 | 1 | 2 // self, pid, path
-  readonly pid?: number
-  readonly nsPath?: string
-  readonly pidns?: boolean
-  readonly create?: boolean
-  readonly sourceFromHome?: boolean
-  readonly source?: string
-  readonly target: string
-  readonly fstype?: string
-  readonly data?: string
-  readonly flags?: number
-  readonly remountFlags?: number
-  readonly putOld?: string
-}
-
 /** What failed: a stage name and an errno. */
 export interface NativeFailure {
   readonly stage: string
   readonly errno: number
 }
 
-/** The addon's thread pool; see native/pool.h. */
-export interface NativePool {
-  /** Queues one batch; `undefined`, or a failure when no thread could be started to run it. */
-  submit(id: number, ops: ReadonlyArray<NativeOp>): NativeFailure | undefined
-  /** Lets the threads finish the queued batches and exit, then calls `onClosed`. */
-  close(onClosed: () => void): void
-  stats(): { threads: number; idle: number; queued: number; outstanding: number }
-}
-
 export interface NativeBinding {
+  /** The kernel's flag values, by their C names (`MS_BIND`, `MOUNT_ATTR_RDONLY`, …). */
   readonly constants: Readonly<Record<string, number>>
-  readonly Pool: new (
-    maxThreads: number,
-    /** Called once per op, as soon as it is done: the batch's id, the op's index in it. */
-    onComplete: (id: number, index: number, outcome: NativeFailure | null) => void,
-  ) => NativePool
+  /** The stage names, in the addon's numbering (protocol/Stage.ts lists the same). */
+  readonly stages: ReadonlyArray<string>
+  /**
+   * Runs an encoded batch (protocol/Codec.ts) synchronously on the calling thread — a worker
+   * thread, never the main one — and returns its encoded outcomes. Throws a TypeError on a
+   * malformed batch.
+   */
+  readonly runBatch: (batch: Uint8Array) => Uint8Array
+  /** What the addon read from an encoded batch, as JSON (the protocol tests compare it). */
+  readonly describeBatch: (batch: Uint8Array) => string
   /**
    * Reads a whole file in one libuv threadpool job (native/read.h), handing it over in
    * slices of whole lines as it goes (`onChunk`, in order), then `callback(null)`, or

@@ -108,8 +108,8 @@ const program = (
       const { flags, data } = splitOptions(values.options ?? [])
       if (values.rec) flags.push("rec")
       return Mount.bind(source!, target!, {
-        flags,
-        ...(data !== undefined ? { data } : {}),
+        flags: flags as Array<Mount.BindFlag>,
+        ...(data !== undefined ? ({ data } as object) : {}),
         ...(values["source-in"] !== undefined ? { sourceIn: values["source-in"] as "self" } : {}),
         create: values.create ?? false,
         in: namespaceOf(values),
@@ -122,7 +122,7 @@ const program = (
       const [target] = positionals(rest, ["TARGET"])
       const { flags, data } = splitOptions(values.options ?? [])
       return Mount.remount(target!, {
-        flags: flags.filter((f) => f !== "remount"),
+        flags: flags.filter((f) => f !== "remount") as Array<Mount.RemountFlag>,
         ...(data !== undefined ? { data } : {}),
         in: namespaceOf(values),
       })
