@@ -124,7 +124,10 @@ const failedAll = (count: number, errno: number): RunResult => ({
   undo: [],
 })
 
-const workerFile = new URL("../workers/mount-worker.js", import.meta.url)
+// The worker module. LINX_MOUNT_WORKER names another one (a path or file URL): the seam the
+// fault tests use to wrap the real worker and misbehave on purpose.
+const workerFile = (): string =>
+  process.env.LINX_MOUNT_WORKER ?? new URL("../workers/mount-worker.js", import.meta.url).href
 
 /**
  * @since 0.1.0
@@ -172,7 +175,7 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   yield* Effect.promise(() => access("/"))
 
   const pool = new Piscina({
-    filename: workerFile.href,
+    filename: workerFile(),
     minThreads: maxThreads,
     maxThreads: hardCap,
     idleTimeout: 5000,
