@@ -13,6 +13,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "read.h"
+#include "watch.h"
 
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
@@ -147,6 +148,7 @@ class Addon : public Napi::Addon<Addon> {
         InstanceValue("constants", constants, napi_enumerable),
         InstanceValue("Pool", linx::Pool::Define(env), napi_enumerable),
         InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
+        InstanceValue("watch", linx::DefineWatch(env), napi_enumerable),
     });
   }
 };
