@@ -26,6 +26,11 @@ import * as Schema from "effect/Schema"
  * - `chdir`: entering `newRoot` before pivot_root (`path` is `newRoot`).
  * - `create`: making the `create: true` placeholder file.
  * - `open_pidns`, `setns_pid`, `pipe`, `fork`: mounting proc from inside a PID namespace.
+ * - `mntns_id`, `fanotify_init`, `fanotify_mark`: setting up a watch's fanotify group for
+ *   the namespace (`path` is the namespace file); refused by kernels before 6.14.
+ * - `watch_read`: waiting for or reading a watch's events (`path` is what is watched).
+ * - `watch_overflow`: the kernel's queue of a watch's events overflowed and events were
+ *   lost (`ENOBUFS`); the table must be listed again.
  *
  * @since 0.1.0
  * @category models
@@ -47,6 +52,11 @@ export const Stage = Schema.Literals([
   "setns_pid",
   "pipe",
   "fork",
+  "mntns_id",
+  "fanotify_init",
+  "fanotify_mark",
+  "watch_read",
+  "watch_overflow",
 ])
 
 /**
@@ -73,6 +83,11 @@ const doing: Record<Stage, string> = {
   setns_pid: "entering the PID namespace",
   pipe: "making the pipe to the mounting child, for",
   fork: "starting the child that mounts in the PID namespace, for",
+  mntns_id: "reading the id of the mount namespace",
+  fanotify_init: "creating the fanotify group to watch the mount namespace",
+  fanotify_mark: "marking for mount events the mount namespace",
+  watch_read: "reading the mount events of",
+  watch_overflow: "keeping up with the mount events of",
 }
 
 const meaning: Partial<Record<string, string>> = {
@@ -99,6 +114,11 @@ const hints: Partial<Record<string, string>> = {
   "open_ns:EINVAL": "the file is not a mount namespace (nsfs) file",
   "open_pidns:EINVAL": "the file is not a PID namespace (nsfs) file",
   "setns:EPERM": "entering needs CAP_SYS_ADMIN in the namespace's user namespace",
+  "mntns_id:ENOTTY": "this kernel has no NS_GET_MNTNS_ID (before 6.11)",
+  "fanotify_init:EINVAL": "this kernel has no fanotify mount events (before 6.14)",
+  "fanotify_mark:EINVAL": "this kernel has no fanotify mount events (before 6.14)",
+  "watch_overflow:ENOBUFS":
+    "the kernel's event queue overflowed and events were lost; list the mounts again and watch anew",
 }
 
 /**
