@@ -62,14 +62,14 @@ export interface FanotifySetup {
  */
 export type Mechanism = "auto" | "fanotify" | "mountinfo"
 
-export interface WatchConfig {
+export interface WatchConfig<R = never> {
   readonly in: WatchTarget
   /**
    * The fanotify setup for `namespaceFile(in)`: `openFanotify` on the calling thread when
    * omitted. The lead's pool runs it on a worker. It must be safe to run uninterruptibly
    * (its descriptor is owned by the watch as soon as it succeeds).
    */
-  readonly open?: Effect.Effect<FanotifySetup, MountError>
+  readonly open?: Effect.Effect<FanotifySetup, MountError, R>
   readonly mechanism?: Mechanism
   /** Events buffered before the stream stops reading (default 1024). */
   readonly bufferSize?: number
@@ -101,6 +101,7 @@ const MOUNTINFO = 1
 const ENOBUFS = 105
 const EIO = 5
 const defaultBufferSize = 1024
+const eventsPerTurn = 256
 
 /** The namespace file a target names. */
 export const namespaceFile = (target: WatchTarget): string =>
@@ -145,9 +146,9 @@ const refusedStages: ReadonlySet<string> = new Set(["mntns_id", "fanotify_init",
  * descriptors. For callers that must know the watch is in place before they change the
  * table (the Promise facade, tests); `watch` is this, unwrapped.
  */
-export const subscribe = Effect.fnUntraced(function* (
-  config: WatchConfig,
-): Effect.fn.Return<Stream.Stream<MountEvent, MountError>, MountError, Scope.Scope> {
+export const subscribe = Effect.fnUntraced(function* <R = never>(
+  config: WatchConfig<R>,
+): Effect.fn.Return<Stream.Stream<MountEvent, MountError>, MountError, R | Scope.Scope> {
   const nsPath = namespaceFile(config.in)
   const mountInfo = mountInfoFile(config.in)
   const mechanism = config.mechanism ?? "auto"
@@ -182,8 +183,9 @@ export const subscribe = Effect.fnUntraced(function* (
  * The watch as a stream: set up when the stream starts (events from then on), stopped and
  * its descriptors closed when the stream ends, fails or is interrupted.
  */
-export const watch = (config: WatchConfig): Stream.Stream<MountEvent, MountError> =>
-  Stream.unwrap(subscribe(config))
+export const watch = <R = never>(
+  config: WatchConfig<R>,
+): Stream.Stream<MountEvent, MountError, R> => Stream.unwrap(subscribe(config))
 
 /**
  * A poller's readiness as an Effect: `wait` arms the poll and suspends until the native
@@ -290,8 +292,8 @@ export const decodeRecords = (
   return { events, overflow }
 }
 
-const fanotify = (
-  open: Effect.Effect<FanotifySetup, MountError>,
+const fanotify = <R>(
+  open: Effect.Effect<FanotifySetup, MountError, R>,
   nsPath: string,
   queue: Queue.Queue<MountEvent, MountError | Cause.Done>,
   capacity: number,
@@ -302,8 +304,10 @@ const fanotify = (
     const pump = Effect.gen(function* () {
       for (;;) {
         yield* ready.wait(watcher, nsPath)
-        // Only what the buffer has room for: the kernel keeps the rest.
-        const records = watcher.read(Math.max(1, capacity - Queue.sizeUnsafe(queue)))
+        // Only what the buffer has room for (the kernel keeps the rest), and at most a slice
+        // per turn of the loop: ~2 µs an event read, statmount'ed and decoded (measured).
+        const room = Math.max(1, capacity - Queue.sizeUnsafe(queue))
+        const records = watcher.read(Math.min(room, eventsPerTurn))
         if (isFailure(records)) {
           return yield* Effect.fail(failure(records.stage, nsPath, records.errno))
         }
