@@ -114,6 +114,8 @@ const hints: Partial<Record<string, string>> = {
   "open_ns:EINVAL": "the file is not a mount namespace (nsfs) file",
   "open_pidns:EINVAL": "the file is not a PID namespace (nsfs) file",
   "setns:EPERM": "entering needs CAP_SYS_ADMIN in the namespace's user namespace",
+  "open_ns:ENOTSUP":
+    'the mountinfo fallback needs { pid } or "self": a namespace file has no mountinfo',
   "mntns_id:ENOTTY": "this kernel has no NS_GET_MNTNS_ID (before 6.11)",
   "fanotify_init:EINVAL": "this kernel has no fanotify mount events (before 6.14)",
   "fanotify_mark:EINVAL": "this kernel has no fanotify mount events (before 6.14)",

@@ -161,7 +161,9 @@ export const subscribe = Effect.fnUntraced(function* <R = never>(
   if (mechanism === "mountinfo") {
     if (mountInfo === undefined) {
       // A bare namespace file has no mountinfo of its own to poll.
-      return yield* Effect.fail(MountError.fromErrno("open_ns", nsPath, 95 /* EOPNOTSUPP */))
+      return yield* Effect.fail(
+        MountError.fromErrno("open_ns", nsPath, 95 /* ENOTSUP (EOPNOTSUPP) */),
+      )
     }
     yield* fallback(mountInfo, queue)
   } else {
