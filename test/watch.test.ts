@@ -60,13 +60,14 @@ describe("decodeRecords", () => {
     return Buffer.concat([head, bytes])
   }
 
-  it("reads kinds, ids past 2^53 and mount points, and flags an overflow", () => {
+  it("reads kinds, ids past 2^53 and mount points, and stops at an overflow", () => {
     const records = Buffer.concat([
       record(1, 2n ** 63n + 5n, "/mnt/é"),
+      record(9, 1n),
       record(2, 7n),
       record(3, 8n, ""),
       record(4, 0n),
-      record(9, 1n),
+      record(1, 9n, "/after/the/loss"),
     ])
     expect(decodeRecords(records)).toEqual({
       events: [

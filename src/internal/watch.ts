@@ -265,7 +265,8 @@ const kinds = [undefined, "attach", "detach", "move"] as const
 
 /**
  * Decodes the addon's records (native/watch.cc): u8 kind, 3 bytes, u32 LE mount point
- * length (0xffffffff: none), u64 LE unique id, then the mount point's bytes.
+ * length (0xffffffff: none), u64 LE unique id, then the mount point's bytes. Stops at an
+ * overflow record. Mount points are decoded as UTF-8, as the mountinfo parser decodes them.
  */
 export const decodeRecords = (
   records: Buffer,
@@ -280,8 +281,10 @@ export const decodeRecords = (
     at += 16
     const name = kinds[kind]
     if (kind === 4) {
+      // The point of the loss: what follows came after events were dropped, and the
+      // consumer must list the mounts again anyway.
       overflow = true
-      continue
+      break
     }
     if (name === undefined) continue
     if (length === 0xffffffff) {
@@ -332,17 +335,26 @@ const afterPollPhase = Effect.callback<void>((resume) => {
 
 // procfs hands out at most a page per read; a bigger buffer only costs memory.
 const readChunk = 64 * 1024
+// Parsed in slices of whole lines of about this much (~0.5 ms each), between reads, so a
+// table of 10,000 mounts (~1.3 MB, ~9 ms to parse, measured) never holds the loop at once.
+const parseSlice = 64 * 1024
+const NEWLINE = 10
 
 /**
  * Reads a whole mountinfo table through the polled descriptor, from offset 0, in libuv's
- * threadpool. Uninterruptible: the descriptor is closed by the scope only once no read of
- * it is in flight, so a read can never land on a descriptor number reused meanwhile.
+ * threadpool, parsing it slice by slice as it comes. Uninterruptible: the descriptor is
+ * closed by the scope only once no read of it is in flight, so a read can never land on a
+ * descriptor number reused meanwhile.
  */
 const readTable = (fd: number, path: string): Effect.Effect<Array<MountEntry>, MountError> =>
   Effect.uninterruptible(
     Effect.callback<Array<MountEntry>, MountError>((resume) => {
-      const chunks: Array<Buffer> = []
+      const entries: Array<MountEntry> = []
+      let pending = Buffer.alloc(0)
       let position = 0
+      const parse = (text: Buffer) => {
+        for (const entry of parseMountInfo(text)) entries.push(entry)
+      }
       const next = (): void => {
         const buffer = Buffer.allocUnsafe(readChunk)
         readFd(fd, buffer, 0, readChunk, position, (error, bytes) => {
@@ -350,12 +362,24 @@ const readTable = (fd: number, path: string): Effect.Effect<Array<MountEntry>, M
             resume(Effect.fail(failure("read", path, Math.abs(error.errno ?? EIO))))
             return
           }
-          if (bytes === 0) {
-            resume(Effect.sync(() => parseMountInfo(Buffer.concat(chunks))))
+          try {
+            if (bytes === 0) {
+              parse(pending)
+              resume(Effect.succeed(entries))
+              return
+            }
+            position += bytes
+            pending = Buffer.concat([pending, buffer.subarray(0, bytes)])
+            const cut = pending.length >= parseSlice ? pending.lastIndexOf(NEWLINE) + 1 : 0
+            if (cut > 0) {
+              parse(pending.subarray(0, cut))
+              pending = Buffer.from(pending.subarray(cut))
+            }
+          } catch (defect) {
+            // Outside any fiber here: a parser bug must reach the stream, not crash the process.
+            resume(Effect.die(defect))
             return
           }
-          chunks.push(buffer.subarray(0, bytes))
-          position += bytes
           next()
         })
       }
@@ -412,7 +436,11 @@ export const diffTables = (
     const uniqueId = BigInt(entry.mountId)
     if (was === undefined || !sameMount(was, entry)) {
       events.push({ kind: "attach", uniqueId, mountPoint: entry.mountPoint })
-    } else if (place(was, old) !== place(entry, now)) {
+    } else if (
+      // Same parent and path: same place. Else compare the paths below the parents.
+      (was.parentId !== entry.parentId || was.mountPoint !== entry.mountPoint) &&
+      place(was, old) !== place(entry, now)
+    ) {
       events.push({ kind: "move", uniqueId, mountPoint: entry.mountPoint })
     }
   }
