@@ -13,6 +13,7 @@
 #include "read.h"
 #include "stages.h"
 #include "syscalls.h"
+#include "watch.h"
 #include "wire.h"
 
 #ifndef UMOUNT_NOFOLLOW
@@ -109,6 +110,7 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("describeBatch", Napi::Function::New(env, DescribeBatch, "describeBatch"),
                                            napi_enumerable),
                              InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
+                             InstanceValue("watch", linx::DefineWatch(env), napi_enumerable),
                          });
   }
 };

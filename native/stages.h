@@ -29,13 +29,19 @@ enum class Stage : uint8_t {
   PivotRoot,
   Verify,
   Statmount,
+  MntnsId,
+  FanotifyInit,
+  FanotifyMark,
+  WatchRead,
+  WatchOverflow,
   Thread,
 };
 
 constexpr const char* kStageNames[] = {
     "read",     "open_ns",       "setns",      "open_pidns", "setns_pid", "fork",   "open_userns", "unshare",
     "home",     "resolve",       "create",     "open_tree",  "mount_setattr", "move_mount", "fsopen", "fsconfig",
-    "fsmount",  "fspick",        "umount",     "pivot_root", "verify",    "statmount", "thread",
+    "fsmount",  "fspick",        "umount",     "pivot_root", "verify",    "statmount", "mntns_id", "fanotify_init",
+    "fanotify_mark", "watch_read", "watch_overflow", "thread",
 };
 
 constexpr unsigned kStageCount = sizeof kStageNames / sizeof kStageNames[0];

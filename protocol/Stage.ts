@@ -22,6 +22,11 @@
  * - `verify`: the mount at the path is not the one this library made (a scoped mount's
  *   release, a batch's undo): it was left alone.
  * - `statmount`: reading a mount's attributes (before a change a batch may have to undo).
+ * - `mntns_id`, `fanotify_init`, `fanotify_mark`: setting up a watch's fanotify group for
+ *   the namespace (`path` is the namespace file); refused by kernels before 6.14.
+ * - `watch_read`: waiting for or reading a watch's events (`path` is what is watched).
+ * - `watch_overflow`: the kernel's queue of a watch's events overflowed and events were
+ *   lost (`ENOBUFS`); the table must be listed again.
  * - `thread`: no worker thread could run the request, or its outcome was lost
  *   (`ECANCELED`: whether it ran is unknown — the mount table tells).
  *
@@ -58,6 +63,11 @@ export const stages = [
   "pivot_root",
   "verify",
   "statmount",
+  "mntns_id",
+  "fanotify_init",
+  "fanotify_mark",
+  "watch_read",
+  "watch_overflow",
   "thread",
 ] as const
 

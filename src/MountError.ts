@@ -40,6 +40,11 @@ const doing: Record<Stage, string> = {
   pivot_root: "pivot_root to",
   verify: "checking the mount at",
   statmount: "reading the attributes of the mount at",
+  mntns_id: "reading the id of the mount namespace",
+  fanotify_init: "creating the fanotify group to watch the mount namespace",
+  fanotify_mark: "marking for mount events the mount namespace",
+  watch_read: "reading the mount events of",
+  watch_overflow: "keeping up with the mount events of",
   thread: "handing the request to a worker thread, for",
 }
 
@@ -93,6 +98,13 @@ const hints: Partial<Record<string, string>> = {
     "the new root must be a mount point other than the current root's, put_old beneath it, and neither shared",
   "pivot_root:EBUSY": "the new root or put_old is already mounted on",
   "verify:ESTALE": "it was left alone",
+  "open_ns:ENOTSUP":
+    'the mountinfo fallback needs { pid } or "self": a namespace file has no mountinfo',
+  "mntns_id:ENOTTY": "this kernel has no NS_GET_MNTNS_ID (before 6.11)",
+  "fanotify_init:EINVAL": "this kernel has no fanotify mount events (before 6.14)",
+  "fanotify_mark:EINVAL": "this kernel has no fanotify mount events (before 6.14)",
+  "watch_overflow:ENOBUFS":
+    "the kernel's event queue overflowed and events were lost; list the mounts again and watch anew",
 }
 
 /**

@@ -1,0 +1,620 @@
+/**
+ * `Mount.watch` against the real kernel: mounts made by util-linux in a target started with
+ * `unshare -m --propagation private sleep 600` (and in this process's own namespace) arrive
+ * as events of the right kind, with the unique id statx(STATX_MNT_ID_UNIQUE) gives and the
+ * mount point the target sees, within 100 ms; nothing from other namespaces leaks in;
+ * closing stops the events and frees the descriptors (read from /proc/self/fd); the
+ * mountinfo fallback gives the same kinds; the kernel's queue overflowing fails the stream,
+ * after the events before it; setup failures are typed.
+ */
+import { execFile, spawn, spawnSync } from "node:child_process"
+import { mkdirSync, readdirSync, readFileSync } from "node:fs"
+import { Worker } from "node:worker_threads"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Stream from "effect/Stream"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { parseMountInfo } from "../src/internal/mountinfo.js"
+import { native } from "../src/internal/native.js"
+import {
+  decodeRecords,
+  diffTables,
+  type FanotifySetup,
+  type Mechanism,
+  type MountWatchIterator,
+  subscribe,
+  toAsyncIterator,
+  type WatchConfig,
+  watch,
+} from "../src/internal/watch.js"
+import { MountEntry } from "../src/MountEntry.js"
+import { MountError } from "../src/MountError.js"
+import type { MountEvent } from "../src/MountEvent.js"
+import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
+import { mountNamespaceTarget, type Target } from "./support/targets.js"
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+const entry = (mountId: number, parentId: number, mountPoint: string, minor = mountId) =>
+  new MountEntry({
+    mountId,
+    parentId,
+    major: 0,
+    minor,
+    root: "/",
+    mountPoint,
+    mountOptions: "rw",
+    propagation: [],
+    fstype: "tmpfs",
+    source: "t",
+    superOptions: "rw",
+  })
+
+describe("decodeRecords", () => {
+  const record = (kind: number, id: bigint, point?: string) => {
+    const bytes = point === undefined ? Buffer.alloc(0) : Buffer.from(point)
+    const head = Buffer.alloc(16)
+    head[0] = kind
+    head.writeUInt32LE(point === undefined ? 0xffffffff : bytes.length, 4)
+    head.writeBigUInt64LE(id, 8)
+    return Buffer.concat([head, bytes])
+  }
+
+  it("reads kinds, ids past 2^53 and mount points, and stops at an overflow", () => {
+    const records = Buffer.concat([
+      record(1, 2n ** 63n + 5n, "/mnt/é"),
+      record(9, 1n),
+      record(2, 7n),
+      record(3, 8n, ""),
+      record(4, 0n),
+      record(1, 9n, "/after/the/loss"),
+    ])
+    expect(decodeRecords(records)).toEqual({
+      events: [
+        { kind: "attach", uniqueId: 2n ** 63n + 5n, mountPoint: "/mnt/é" },
+        { kind: "detach", uniqueId: 7n },
+        { kind: "move", uniqueId: 8n, mountPoint: "" },
+      ],
+      overflow: true,
+    })
+  })
+})
+
+describe("diffTables (the fallback's comparison)", () => {
+  const root = entry(1, 0, "/")
+  it("a new id is an attach, one gone a detach, with their mount points", () => {
+    expect(diffTables([root, entry(2, 1, "/a")], [root, entry(3, 1, "/b")])).toEqual([
+      { kind: "detach", uniqueId: 2n, mountPoint: "/a" },
+      { kind: "attach", uniqueId: 3n, mountPoint: "/b" },
+    ])
+  })
+  it("a mount moved is one move; its submounts, moved with it, make none", () => {
+    const before = [root, entry(2, 1, "/a"), entry(3, 2, "/a/sub")]
+    const after = [root, entry(2, 1, "/c"), entry(3, 2, "/c/sub")]
+    expect(diffTables(before, after)).toEqual([{ kind: "move", uniqueId: 2n, mountPoint: "/c" }])
+  })
+  it("an id the kernel reused for another filesystem is a detach then an attach", () => {
+    expect(diffTables([root, entry(2, 1, "/a", 40)], [root, entry(2, 1, "/a", 41)])).toEqual([
+      { kind: "detach", uniqueId: 2n, mountPoint: "/a" },
+      { kind: "attach", uniqueId: 2n, mountPoint: "/a" },
+    ])
+  })
+  it("an unchanged table makes no event", () => {
+    expect(diffTables([root, entry(2, 1, "/a")], [root, entry(2, 1, "/a")])).toEqual([])
+  })
+})
+
+/** A watch's events as they arrive, with their arrival times (performance.now()). */
+class Recorder {
+  readonly events: Array<{ readonly event: MountEvent; readonly at: number }> = []
+  error: unknown
+  private readonly loop: Promise<void>
+  constructor(readonly iterator: MountWatchIterator) {
+    this.loop = (async () => {
+      try {
+        for await (const event of iterator) this.events.push({ event, at: performance.now() })
+      } catch (error) {
+        this.error = error
+      }
+    })()
+  }
+  /** Waits until `count` events arrived (or fails after `ms`), and returns them all. */
+  async waitFor(count: number, ms = 3000): Promise<Array<MountEvent>> {
+    const deadline = performance.now() + ms
+    while (this.events.length < count && this.error === undefined) {
+      if (performance.now() > deadline) {
+        throw new Error(
+          `expected ${count} events, got ${JSON.stringify(this.kinds(), (_, v) => (typeof v === "bigint" ? `${v}` : v))}`,
+        )
+      }
+      await sleep(2)
+    }
+    if (this.error !== undefined) throw this.error
+    return this.events.map((e) => e.event)
+  }
+  kinds() {
+    return this.events.map(({ event }) => [event.kind, event.mountPoint])
+  }
+  async close(): Promise<void> {
+    await this.iterator.return()
+    await this.loop
+  }
+}
+
+describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
+  let base: string
+  let target: Target
+  let other: Target
+  const watch_ = native() as unknown as {
+    readonly watch: { readonly uniqueMountId: (path: string) => bigint | { errno: number } }
+  }
+
+  /** Runs util-linux in `pid`'s mount namespace, without blocking the event loop. */
+  const nsenter = (pid: number, ...args: Array<string>) =>
+    new Promise<void>((resolve, reject) =>
+      execFile("nsenter", ["-t", String(pid), "-m", ...args], (error) =>
+        error ? reject(error) : resolve(),
+      ),
+    )
+  const here = (...args: Array<string>) =>
+    new Promise<void>((resolve, reject) =>
+      execFile(args[0]!, args.slice(1), (error) => (error ? reject(error) : resolve())),
+    )
+  const dir = (...parts: Array<string>) => {
+    const path = [base, ...parts].join("/")
+    mkdirSync(path, { recursive: true })
+    return path
+  }
+  const start = async (config: WatchConfig) => {
+    const iterator = toAsyncIterator(subscribe(config))
+    await iterator.ready
+    return new Recorder(iterator)
+  }
+  /** The unique id of the mount at `mountPoint` in `pid`'s namespace: the oracle. */
+  const uniqueIdAt = (pid: number, mountPoint: string): bigint => {
+    const id = watch_.watch.uniqueMountId(`/proc/${pid}/root${mountPoint}`)
+    if (typeof id !== "bigint") throw new Error(`statx ${mountPoint}: errno ${id.errno}`)
+    return id
+  }
+  /** The mountinfo id of the mount at `mountPoint` in `pid`'s table (the fallback's oracle). */
+  const mountIdAt = (pid: number, mountPoint: string): bigint => {
+    const found = parseMountInfo(readFileSync(`/proc/${pid}/mountinfo`)).filter(
+      (e) => e.mountPoint === mountPoint,
+    )
+    const last = found[found.length - 1]
+    if (last === undefined) throw new Error(`nothing mounted at ${mountPoint}`)
+    return BigInt(last.mountId)
+  }
+  const fds = () => readdirSync("/proc/self/fd").length
+
+  beforeAll(async () => {
+    base = scratchTmpfs("linx-watch-")
+    // Both copy this namespace, the scratch tmpfs included (the same superblock: a
+    // directory made here is there too).
+    target = await mountNamespaceTarget()
+    other = await mountNamespaceTarget()
+  })
+  afterAll(() => {
+    target?.kill()
+    other?.kill()
+    removeScratch(base)
+  })
+
+  it("refuses a file that is not a mount namespace: open_ns, EINVAL", async () => {
+    for (const path of ["/etc/hostname", "/proc/self/ns/pid", dir("plain")]) {
+      const error = await Effect.runPromise(Effect.flip(Stream.runDrain(watch({ in: { path } }))))
+      expect(error).toBeInstanceOf(MountError)
+      expect(error).toMatchObject({ operation: "open_ns", code: "EINVAL", path })
+    }
+  })
+
+  it("has no fallback for a bare namespace file: open_ns, ENOTSUP", async () => {
+    const path = `/proc/${target.pid}/ns/mnt`
+    const error = await Effect.runPromise(
+      Effect.flip(Stream.runDrain(watch({ in: { path }, mechanism: "mountinfo" }))),
+    )
+    expect(error).toMatchObject({ operation: "open_ns", code: "ENOTSUP", path })
+    expect(error.message).toContain("needs { pid }")
+  })
+
+  it("a failed setup rejects the iterator's ready and its first next(), typed", async () => {
+    const iterator = toAsyncIterator(subscribe({ in: { path: "/etc/hostname" } }))
+    await expect(iterator.ready).rejects.toMatchObject({ operation: "open_ns", code: "EINVAL" })
+    await expect(iterator.next()).rejects.toBeInstanceOf(MountError)
+    expect(await iterator.next()).toEqual({ done: true, value: undefined })
+  })
+
+  it("falls back to mountinfo when the kernel refuses the fanotify mark (no CAP_SYS_ADMIN)", async () => {
+    const fixture = new URL("./fixtures/watch/refused.mjs", import.meta.url).pathname
+    const point = dir("refused")
+    const run = (mechanism: Mechanism) => {
+      const child = spawn(
+        "setpriv",
+        [
+          "--inh-caps=-all",
+          "--bounding-set=-sys_admin",
+          "--",
+          process.execPath,
+          fixture,
+          mechanism,
+        ],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      )
+      const lines: Array<string> = []
+      child.stdout.on("data", (data: Buffer) =>
+        lines.push(...data.toString().split("\n").filter(Boolean)),
+      )
+      const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+      return { child, lines, exited }
+    }
+    const forced = run("fanotify")
+    expect(await forced.exited).toBe(0)
+    expect(JSON.parse(forced.lines[0]!)).toEqual({
+      error: { operation: "fanotify_mark", code: "EPERM" },
+    })
+
+    const auto = run("auto")
+    const deadline = performance.now() + 5000
+    while (auto.lines[0] !== "ready" && performance.now() < deadline) await sleep(5)
+    expect(auto.lines[0]).toBe("ready")
+    await here("mount", "-t", "tmpfs", "refused", point)
+    expect(await auto.exited).toBe(0)
+    const event = JSON.parse(auto.lines[1]!)
+    // mountinfo's id (below 2^31), not fanotify's unique one
+    expect(event).toEqual({
+      kind: "attach",
+      uniqueId: `${mountIdAt(process.pid, point)}`,
+      mountPoint: point,
+    })
+    await here("umount", point)
+  })
+
+  it("fails for a process that has exited: open_ns (fanotify) or read (fallback), ENOENT", async () => {
+    const child = spawnSync("true")
+    const pid = child.pid
+    for (const [mechanism, operation, path] of [
+      ["fanotify", "open_ns", `/proc/${pid}/ns/mnt`],
+      ["auto", "open_ns", `/proc/${pid}/ns/mnt`],
+      ["mountinfo", "read", `/proc/${pid}/mountinfo`],
+    ] as const) {
+      const error = await Effect.runPromise(
+        Effect.flip(Stream.runDrain(watch({ in: { pid }, mechanism }))),
+      )
+      expect(error).toMatchObject({ _tag: "MountError", operation, code: "ENOENT", path })
+    }
+  })
+
+  it("reports tmpfs, bind, move and umount in another namespace, with statx's unique ids", async () => {
+    const [a, b, c] = [dir("k", "a"), dir("k", "b"), dir("k", "c")]
+    const pid = target.pid
+    const events = await start({ in: { pid }, mechanism: "fanotify" })
+    const started = performance.now()
+    await nsenter(pid, "mount", "-t", "tmpfs", "k", a)
+    const [attach] = await events.waitFor(1)
+    expect(attach).toEqual({ kind: "attach", uniqueId: uniqueIdAt(pid, a), mountPoint: a })
+    expect(events.events[0]!.at - started).toBeLessThan(100)
+
+    await nsenter(pid, "mount", "--bind", a, b)
+    const bind = (await events.waitFor(2))[1]
+    expect(bind).toEqual({ kind: "attach", uniqueId: uniqueIdAt(pid, b), mountPoint: b })
+
+    // One event with both of fanotify's bits: a move, of the same mount.
+    await nsenter(pid, "mount", "--move", a, c)
+    const move = (await events.waitFor(3))[2]
+    expect(move).toEqual({ kind: "move", uniqueId: attach!.uniqueId, mountPoint: c })
+    expect(uniqueIdAt(pid, c)).toBe(attach!.uniqueId)
+
+    // A remount changes no place in the tree: no event; the detach that follows is next.
+    await nsenter(pid, "mount", "-o", "remount,ro", c)
+    await nsenter(pid, "umount", b)
+    await nsenter(pid, "umount", c)
+    const all = await events.waitFor(5)
+    expect(all.slice(3)).toEqual([
+      { kind: "detach", uniqueId: bind!.uniqueId },
+      { kind: "detach", uniqueId: attach!.uniqueId },
+    ])
+    await sleep(20)
+    expect(events.events).toHaveLength(5)
+    await events.close()
+  })
+
+  it("reports each mount of a recursive bind and of a lazy recursive unmount", async () => {
+    const [tree, copy] = [dir("r", "tree"), dir("r", "copy")]
+    const pid = target.pid
+    await nsenter(pid, "mount", "-t", "tmpfs", "r", tree)
+    await nsenter(pid, "mkdir", `${tree}/sub`)
+    await nsenter(pid, "mount", "-t", "tmpfs", "rs", `${tree}/sub`)
+    const events = await start({ in: { pid } })
+    await nsenter(pid, "mount", "--rbind", tree, copy)
+    expect(await events.waitFor(2)).toEqual([
+      { kind: "attach", uniqueId: uniqueIdAt(pid, copy), mountPoint: copy },
+      { kind: "attach", uniqueId: uniqueIdAt(pid, `${copy}/sub`), mountPoint: `${copy}/sub` },
+    ])
+    await nsenter(pid, "umount", "--recursive", "--lazy", copy)
+    await nsenter(pid, "umount", "--recursive", "--lazy", tree)
+    const all = await events.waitFor(6)
+    expect(all.slice(2).map((e) => e.kind)).toEqual(["detach", "detach", "detach", "detach"])
+    expect(new Set(all.slice(2).map((e) => e.uniqueId)).size).toBe(4)
+    await events.close()
+  })
+
+  it("takes its setup from an injected Effect: run on a worker thread, needing a service", async () => {
+    class Setups extends Context.Service<
+      Setups,
+      { readonly open: (nsPath: string) => Effect.Effect<FanotifySetup, MountError> }
+    >()("linx-mount/test/watch/Setups") {}
+    let markedOnWorker: () => void = () => undefined
+    const marked = new Promise<void>((resolve) => {
+      markedOnWorker = resolve
+    })
+    const onWorker = (nsPath: string) =>
+      Effect.promise(
+        () =>
+          new Promise<FanotifySetup>((resolve, reject) => {
+            const fixture = new URL("./fixtures/watch/setup-worker.mjs", import.meta.url)
+            const worker = new Worker(fixture, { workerData: nsPath })
+            worker.once("message", (setup: FanotifySetup) => {
+              resolve(setup)
+              markedOnWorker()
+            })
+            worker.once("error", reject)
+          }),
+      )
+    const pid = target.pid
+    const nsPath = `/proc/${pid}/ns/mnt`
+    const point = dir("injected")
+    const before = fds()
+    const open = Effect.gen(function* () {
+      const setups = yield* Setups
+      return yield* setups.open(nsPath)
+    })
+    const stream: Stream.Stream<MountEvent, MountError, Setups> = watch({ in: { pid }, open })
+    const taken = Effect.runPromise(
+      stream.pipe(
+        Stream.take(1),
+        Stream.runCollect,
+        Effect.provideService(Setups, Setups.of({ open: onWorker })),
+      ),
+    )
+    // The kernel queues events from the mark on: no need to wait for the stream's first pull.
+    await marked
+    await nsenter(pid, "mount", "-t", "tmpfs", "injected", point)
+    expect(await taken).toEqual([
+      { kind: "attach", uniqueId: uniqueIdAt(pid, point), mountPoint: point },
+    ])
+    expect(fds()).toBe(before)
+    await nsenter(pid, "umount", point)
+  })
+
+  it("watches this process's own namespace ('self')", async () => {
+    const point = dir("self", "m")
+    const events = await start({ in: "self" })
+    await here("mount", "-t", "tmpfs", "self", point)
+    const [attach] = await events.waitFor(1)
+    expect(attach).toEqual({
+      kind: "attach",
+      uniqueId: uniqueIdAt(process.pid, point),
+      mountPoint: point,
+    })
+    await here("umount", point)
+    expect((await events.waitFor(2))[1]).toEqual({ kind: "detach", uniqueId: attach!.uniqueId })
+    await events.close()
+  })
+
+  for (const mechanism of ["fanotify", "mountinfo"] as const satisfies ReadonlyArray<Mechanism>) {
+    it(`lets nothing in from other namespaces (${mechanism})`, async () => {
+      const [mine, theirs, ours] = [
+        dir("leak", mechanism, "t"),
+        dir("leak", mechanism, "o"),
+        dir("leak", mechanism, "s"),
+      ]
+      const events = await start({ in: { pid: target.pid }, mechanism })
+      await nsenter(other.pid, "mount", "-t", "tmpfs", "other", theirs)
+      await here("mount", "-t", "tmpfs", "ours", ours)
+      await here("umount", ours)
+      await nsenter(other.pid, "umount", theirs)
+      // The sentinel, in the namespace watched: the first event must be it.
+      await nsenter(target.pid, "mount", "-t", "tmpfs", "sentinel", mine)
+      const [first] = await events.waitFor(1)
+      expect(first).toMatchObject({ kind: "attach", mountPoint: mine })
+      await nsenter(target.pid, "umount", mine)
+      await events.waitFor(2)
+      await sleep(20)
+      expect(events.kinds()).toEqual([
+        ["attach", mine],
+        ["detach", mechanism === "fanotify" ? undefined : mine],
+      ])
+      await events.close()
+    })
+  }
+
+  it("the fallback gives the same kinds, with mountinfo's ids and the last mount point on detach", async () => {
+    const [a, b, c] = [dir("f", "a"), dir("f", "b"), dir("f", "c")]
+    const pid = target.pid
+    const events = await start({ in: { pid }, mechanism: "mountinfo" })
+    const started = performance.now()
+    await nsenter(pid, "mount", "-t", "tmpfs", "f", a)
+    const [attach] = await events.waitFor(1)
+    expect(attach).toEqual({ kind: "attach", uniqueId: mountIdAt(pid, a), mountPoint: a })
+    expect(events.events[0]!.at - started).toBeLessThan(100)
+    await nsenter(pid, "mount", "--bind", a, b)
+    const bind = (await events.waitFor(2))[1]
+    expect(bind).toEqual({ kind: "attach", uniqueId: mountIdAt(pid, b), mountPoint: b })
+    await nsenter(pid, "mount", "--move", a, c)
+    expect((await events.waitFor(3))[2]).toEqual({
+      kind: "move",
+      uniqueId: attach!.uniqueId,
+      mountPoint: c,
+    })
+    await nsenter(pid, "mount", "-o", "remount,ro", c)
+    await nsenter(pid, "umount", b)
+    await nsenter(pid, "umount", c)
+    const all = await events.waitFor(5)
+    expect(all.slice(3)).toEqual([
+      { kind: "detach", uniqueId: bind!.uniqueId, mountPoint: b },
+      { kind: "detach", uniqueId: attach!.uniqueId, mountPoint: c },
+    ])
+    await sleep(20)
+    expect(events.events).toHaveLength(5)
+    await events.close()
+  })
+
+  for (const mechanism of ["fanotify", "mountinfo"] as const satisfies ReadonlyArray<Mechanism>) {
+    it(`closing stops the events and frees the descriptors (${mechanism})`, async () => {
+      const point = dir("close", mechanism)
+      const before = fds()
+      const events = await start({ in: { pid: target.pid }, mechanism })
+      expect(fds()).toBe(before + 1)
+      await events.close()
+      expect(fds()).toBe(before)
+      await nsenter(target.pid, "mount", "-t", "tmpfs", "closed", point)
+      await sleep(30)
+      expect(events.events).toHaveLength(0)
+      expect(await events.iterator.next()).toEqual({ done: true, value: undefined })
+      await nsenter(target.pid, "umount", point)
+
+      // Ending the stream by taking what it needs closes it too.
+      const taken = Effect.runPromise(
+        watch({ in: { pid: target.pid }, mechanism }).pipe(Stream.take(1), Stream.runCollect),
+      )
+      // The stream sets itself up when it starts; give it time (the fallback reads the table).
+      await sleep(200)
+      await nsenter(target.pid, "mount", "-t", "tmpfs", "taken", point)
+      expect(await taken).toEqual([expect.objectContaining({ kind: "attach", mountPoint: point })])
+      expect(fds()).toBe(before)
+      await nsenter(target.pid, "umount", point)
+    })
+  }
+
+  it("delivers within 100 ms of the change (measured)", async () => {
+    const pid = target.pid
+    const point = dir("latency")
+    const rounds = 10
+    const events = await start({ in: { pid } })
+    // The target prints the wall-clock time right before and right after each mount(8).
+    const stamps: Array<number> = []
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn("nsenter", [
+        "-t",
+        String(pid),
+        "-m",
+        "sh",
+        "-c",
+        `for i in $(seq ${rounds}); do date +%s%N; mount -t tmpfs l ${point}; date +%s%N; umount ${point}; sleep 0.02; done`,
+      ])
+      child.stdout.on("data", (data: Buffer) => {
+        for (const line of data.toString().split("\n")) {
+          if (line) stamps.push(Number(BigInt(line) / 1000n) / 1000)
+        }
+      })
+      child.once("exit", (code) => (code === 0 ? resolve() : reject(new Error(`exit ${code}`))))
+    })
+    await events.waitFor(2 * rounds)
+    const attaches = events.events.filter(({ event }) => event.kind === "attach")
+    const arrival = (i: number) => performance.timeOrigin + attaches[i]!.at
+    // Upper bound: since mount(8) started; lower bound: since it returned (negative when the
+    // event was in before `date` ran).
+    const upper = attaches.map((_, i) => arrival(i) - stamps[2 * i]!)
+    const lower = attaches.map((_, i) => arrival(i) - stamps[2 * i + 1]!)
+    const fixed = (values: Array<number>) => values.map((v) => v.toFixed(1)).join(" ")
+    console.info(
+      `watch latency, ms since mount(8) started: ${fixed(upper)}; since it returned: ${fixed(lower)}`,
+    )
+    expect(attaches).toHaveLength(rounds)
+    expect(Math.max(...upper)).toBeLessThan(100)
+    await events.close()
+  })
+
+  it("a slow consumer: bounded buffer, then the kernel's overflow fails the stream typed", async () => {
+    // The kernel's queue of events per group (16,384 unless the sysctl says otherwise).
+    const queued = Number(readFileSync("/proc/sys/fs/fanotify/max_queued_events", "utf8"))
+    // A target of its own: its mounts go with it.
+    const flooded = await mountNamespaceTarget()
+    const pid = flooded.pid
+    const tree = dir("overflow", "tree")
+    const copies = dir("overflow", "copies")
+    // 1 + 127 mounts, bound recursively often enough to make more attach events than the
+    // kernel queues, while nobody reads the stream.
+    const binds = Math.ceil((queued + 256) / 128)
+    const script = [
+      `mount -t tmpfs o ${tree}`,
+      `for i in $(seq 127); do mkdir ${tree}/$i; mount -t tmpfs o ${tree}/$i; done`,
+      `for i in $(seq ${binds}); do mkdir ${copies}/$i; mount --rbind ${tree} ${copies}/$i; done`,
+    ].join("; ")
+    const bufferSize = 16
+    let delivered = 0
+    const error = await Effect.runPromise(
+      Effect.scoped(
+        Effect.gen(function* () {
+          const stream = yield* subscribe({ in: { pid }, mechanism: "fanotify", bufferSize })
+          yield* Effect.promise(() => nsenter(pid, "sh", "-c", script))
+          return yield* stream.pipe(
+            Stream.runForEach(() => Effect.sync(() => delivered++)),
+            Effect.flip,
+          )
+        }),
+      ),
+    )
+    expect(error).toBeInstanceOf(MountError)
+    expect(error).toMatchObject({ operation: "watch_overflow", code: "ENOBUFS" })
+    expect(error.message).toContain("list the mounts again")
+    // What the kernel had queued came first (and what the stream had taken before it filled:
+    // its buffer, and one read past it); what the kernel dropped never came.
+    console.info(
+      `overflow: ${delivered} events delivered of ${binds * 128}, kernel queue ${queued}`,
+    )
+    expect(delivered).toBeGreaterThanOrEqual(queued)
+    expect(delivered).toBeLessThanOrEqual(queued + bufferSize + 1)
+    flooded.kill()
+  }, 60_000)
+
+  for (const mechanism of ["fanotify", "mountinfo"]) {
+    it(`an open watch keeps the process alive, a closed one does not (${mechanism})`, async () => {
+      const fixture = new URL("./fixtures/watch/alive.mjs", import.meta.url).pathname
+      const run = (mode: string) => {
+        const child = spawn(process.execPath, [fixture, mode, mechanism], {
+          stdio: ["ignore", "pipe", "inherit"],
+        })
+        const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
+        const ready = new Promise<void>((resolve) => child.stdout.once("data", () => resolve()))
+        return { child, exited, ready }
+      }
+      const open = run("open")
+      await open.ready
+      const stillRunning = await Promise.race([
+        open.exited.then(() => false),
+        sleep(300).then(() => true),
+      ])
+      open.child.kill("SIGKILL")
+      await open.exited
+      expect(stillRunning).toBe(true)
+
+      const closed = run("close")
+      const code = await Promise.race([closed.exited, sleep(5000).then(() => "timeout")])
+      if (code === "timeout") closed.child.kill("SIGKILL")
+      expect(code).toBe(0)
+    })
+
+    it(`a worker thread ended with a watch open exits cleanly (${mechanism})`, async () => {
+      const fixture = new URL("./fixtures/watch/worker.mjs", import.meta.url).pathname
+      const result = await new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(process.execPath, [fixture, mechanism], {
+          stdio: ["ignore", "pipe", "pipe"],
+        })
+        let out = ""
+        child.stdout.on("data", (d: Buffer) => {
+          out += d
+        })
+        child.stderr.on("data", (d: Buffer) => {
+          out += d
+        })
+        const timer = setTimeout(() => child.kill("SIGKILL"), 10_000)
+        child.once("exit", (code) => {
+          clearTimeout(timer)
+          resolve({ code, out })
+        })
+      })
+      expect(result).toEqual({ code: 0, out: "terminated\n" })
+    })
+  }
+})
