@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "syscalls.h"
+#include "watch.h"
 
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
@@ -515,13 +516,14 @@ int saveAttributes(uint64_t id, bool recursive, std::vector<SavedAttributes>* ou
 
 // ---- the ops ----------------------------------------------------------------------------
 
-// What an op needs from home, opened before the thread leaves it.
+// What an op needs from home, opened before the thread leaves it; `settled` when that
+// already decided its outcome (a failure, or a watch, which is all done at home).
 struct Prepared {
   Fd pidns;   // Mount: the PID namespace of a proc filesystem
   Fd userns;  // Bind: the user namespace of an idmap
   Fd tree;    // Bind: the source, copied at home
-  bool failed = false;
-  OpOutcome failure;
+  bool settled = false;
+  OpOutcome outcome;
 };
 
 OpOutcome attach(const Context& c, const Op& op, int mountFd, UndoPlan* plan) {
@@ -757,6 +759,8 @@ OpOutcome runOp(Context& c, const Op& op, Prepared& p, UndoPlan* plan, bool* los
       return pivot(c, op);
     case OpKind::SetAttributes:
       return setAttributes(c, op, plan);
+    case OpKind::Watch:
+      break;  // settled at home
   }
   return failed(Stage::Thread, EINVAL);
 }
@@ -801,12 +805,22 @@ UndoRecord undo(Context& c, const UndoPlan& plan) {
   return u;
 }
 
-// Opens at home what `op` will need away.
-void prepare(const Op& op, int targetNsDir, Prepared* p) {
+// Opens at home what `op` will need away (`mnt`: the batch's namespace, or ours).
+void prepare(const Op& op, int targetNsDir, int mnt, Prepared* p) {
   auto refuse = [p](Stage stage, int err, uint8_t subject) {
-    p->failed = true;
-    p->failure = failed(stage, err, static_cast<Subject>(subject));
+    p->settled = true;
+    p->outcome = failed(stage, err, static_cast<Subject>(subject));
   };
+  if (op.kind == OpKind::Watch) {
+    int fd = -1;
+    uint64_t nsId = 0;
+    WatchFailure f = openMountWatch(mnt, &fd, &nsId);
+    if (f.errnum != 0) return refuse(f.stage, f.errnum, kNamespace);
+    p->settled = true;
+    p->outcome = done(nsId);
+    p->outcome.handle = fd;
+    return;
+  }
   if (op.kind == OpKind::Mount && op.ref.kind != RefKind::None && op.ref.kind != RefKind::Own) {
     p->pidns.reset(openRef(op.ref, targetNsDir, "pid", CLONE_NEWPID, home.pid));
     if (p->pidns.fd < 0) return refuse(Stage::OpenPidns, -p->pidns.fd, kPidNamespace);
@@ -888,18 +902,20 @@ BatchResult runBatch(const Batch& batch) {
     return result;
   }
   std::vector<Prepared> prepared(count);
+  bool away = false;  // any op to run inside the namespace (a watch is all done at home)
   for (size_t i = 0; i < count; i++) {
-    prepare(batch.ops[i], nsDir.fd, &prepared[i]);
-    if (batch.rollback && prepared[i].failed) {
+    prepare(batch.ops[i], nsDir.fd, mnt.fd >= 0 ? mnt.fd : home.mnt, &prepared[i]);
+    away = away || batch.ops[i].kind != OpKind::Watch;
+    if (batch.rollback && prepared[i].settled && prepared[i].outcome.status == Status::Failed) {
       // Nothing has been done yet: the batch fails at i, with nothing to undo.
-      for (size_t k = 0; k < count; k++) result.outcomes[k] = k == i ? prepared[i].failure : OpOutcome{};
+      for (size_t k = 0; k < count; k++) result.outcomes[k] = k == i ? prepared[i].outcome : OpOutcome{};
       return result;
     }
   }
 
   Context c;
   // Entering our own namespace would change nothing but cost a setns: only another one.
-  if (mnt.fd >= 0 && !sameFile(mnt.fd, home.mnt)) {
+  if (away && mnt.fd >= 0 && !sameFile(mnt.fd, home.mnt)) {
     if (setns(mnt.fd, CLONE_NEWNS) < 0) {
       failAll(&result, Stage::Setns, errno, kNamespace);
       return result;
@@ -915,8 +931,9 @@ BatchResult runBatch(const Batch& batch) {
     size_t failedAt = count;
     for (size_t i = 0; i < count; i++) {
       OpOutcome& out = result.outcomes[i];
-      out = prepared[i].failed ? prepared[i].failure
-                               : runOp(c, batch.ops[i], prepared[i], batch.rollback ? &plans[i] : nullptr, &lostHome);
+      out = prepared[i].settled
+                ? prepared[i].outcome
+                : runOp(c, batch.ops[i], prepared[i], batch.rollback ? &plans[i] : nullptr, &lostHome);
       if (batch.rollback && out.status == Status::Failed) {
         failedAt = i;
         break;

@@ -10,13 +10,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/magic.h>
-#include <sched.h>
 #include <sys/fanotify.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
-#include <sys/vfs.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -40,12 +37,6 @@
 // Checked on 6.18: the record of a mount event has info_type 7 and len 16.
 #ifndef FAN_EVENT_INFO_TYPE_MNT
 #define FAN_EVENT_INFO_TYPE_MNT 7
-#endif
-#ifndef NSFS_MAGIC
-#define NSFS_MAGIC 0x6e736673
-#endif
-#ifndef NS_GET_NSTYPE
-#define NS_GET_NSTYPE _IO(0xb7, 0x3)
 #endif
 #ifndef NS_GET_MNTNS_ID
 #define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)
@@ -136,53 +127,19 @@ bool pathArgument(const Napi::CallbackInfo& info, const char* what, std::string*
 
 }  // namespace
 
-WatchFailure openMountWatch(const char* nsPath, int* fd, uint64_t* nsId) {
-  // O_NONBLOCK: a FIFO named as the namespace must not block the open.
-  int ns = retryOpen(nsPath, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (ns < 0) return {"open_ns", errno};
-  struct statfs fs;
-  if (fstatfs(ns, &fs) < 0) {
-    int e = errno;
-    close(ns);
-    return {"open_ns", e};
-  }
-  // Only an nsfs file of a mount namespace: anything else is refused as EINVAL, as
-  // ops.cc refuses it for setns.
-  if (static_cast<unsigned long>(fs.f_type) != NSFS_MAGIC || ioctl(ns, NS_GET_NSTYPE) != CLONE_NEWNS) {
-    close(ns);
-    return {"open_ns", EINVAL};
-  }
+WatchFailure openMountWatch(int nsFd, int* fd, uint64_t* nsId) {
   uint64_t id = 0;
-  if (ioctl(ns, NS_GET_MNTNS_ID, &id) < 0) {
-    int e = errno;
-    close(ns);
-    return {"mntns_id", e};
-  }
+  if (ioctl(nsFd, NS_GET_MNTNS_ID, &id) < 0) return {Stage::MntnsId, errno};
   int group = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_MNT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC);
-  if (group < 0) {
-    int e = errno;
-    close(ns);
-    return {"fanotify_init", e};
-  }
-  if (fanotify_mark(group, FAN_MARK_ADD | FAN_MARK_MNTNS, FAN_MNT_ATTACH | FAN_MNT_DETACH, ns, nullptr) < 0) {
+  if (group < 0) return {Stage::FanotifyInit, errno};
+  if (fanotify_mark(group, FAN_MARK_ADD | FAN_MARK_MNTNS, FAN_MNT_ATTACH | FAN_MNT_DETACH, nsFd, nullptr) < 0) {
     int e = errno;
     close(group);
-    close(ns);
-    return {"fanotify_mark", e};
+    return {Stage::FanotifyMark, e};
   }
-  // The mark does not pin the namespace: closing our reference lets it die with its last
-  // process (its mounts' detach events are the last the group sees).
-  close(ns);
   *fd = group;
   *nsId = id;
-  return {};
-}
-
-WatchFailure openMountInfoWatch(const char* path, int* fd) {
-  int f = retryOpen(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (f < 0) return {"read", errno};
-  *fd = f;
-  return {};
+  return {Stage::Thread, 0};
 }
 
 namespace {
@@ -480,27 +437,12 @@ void onHandleClosed(uv_handle_t* handle) {
   delete s;
 }
 
-Napi::Value OpenMountWatch(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  std::string path;
-  if (!pathArgument(info, "openMountWatch", &path)) return env.Undefined();
-  int fd = -1;
-  uint64_t nsId = 0;
-  WatchFailure f = openMountWatch(path.c_str(), &fd, &nsId);
-  if (f.stage != nullptr) return failureObject(env, f.stage, f.errnum);
-  Napi::Object result = Napi::Object::New(env);
-  result.Set("fd", Napi::Number::New(env, fd));
-  result.Set("nsId", Napi::BigInt::New(env, nsId));
-  return result;
-}
-
 Napi::Value OpenMountInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string path;
   if (!pathArgument(info, "openMountInfo", &path)) return env.Undefined();
-  int fd = -1;
-  WatchFailure f = openMountInfoWatch(path.c_str(), &fd);
-  if (f.stage != nullptr) return failureObject(env, f.stage, f.errnum);
+  int fd = retryOpen(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return failureObject(env, "read", errno);
   Napi::Object result = Napi::Object::New(env);
   result.Set("fd", Napi::Number::New(env, fd));
   return result;
@@ -522,7 +464,6 @@ Napi::Value UniqueMountId(const Napi::CallbackInfo& info) {
 
 Napi::Object DefineWatch(Napi::Env env) {
   Napi::Object watch = Napi::Object::New(env);
-  watch.Set("openMountWatch", Napi::Function::New(env, OpenMountWatch, "openMountWatch"));
   watch.Set("openMountInfo", Napi::Function::New(env, OpenMountInfo, "openMountInfo"));
   watch.Set("Poller", Poller::Define(env));
   watch.Set("uniqueMountId", Napi::Function::New(env, UniqueMountId, "uniqueMountId"));

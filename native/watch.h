@@ -8,31 +8,29 @@
 
 #include <cstdint>
 
+#include "stages.h"
+
 namespace linx {
 
-// What a setup step reports: the stage that failed and its errno, or stage == nullptr.
+// What a setup step reports: the stage that failed and its errno (0: it did not).
 struct WatchFailure {
-  const char* stage = nullptr;
+  Stage stage = Stage::Thread;
   int errnum = 0;
 };
 
-// The whole fanotify setup, synchronous, for any thread (a worker's included; descriptors
-// are process-wide): opens `nsPath`, checks it is an nsfs file of type CLONE_NEWNS, reads
-// its id (NS_GET_MNTNS_ID), creates a FAN_REPORT_MNT group (FAN_CLOEXEC | FAN_NONBLOCK) and
-// marks the namespace for FAN_MNT_ATTACH | FAN_MNT_DETACH. On success *fd is the group's
-// descriptor (the caller owns it) and *nsId the namespace's id; the namespace file is closed
-// either way, so the watch never keeps a dead namespace alive. Stages: "open_ns" (ENOENT,
-// EINVAL for a file that is not a mount namespace), "mntns_id", "fanotify_init",
-// "fanotify_mark".
-WatchFailure openMountWatch(const char* nsPath, int* fd, uint64_t* nsId);
-
-// The fallback's setup: opens a mountinfo file (O_RDONLY | O_CLOEXEC | O_NONBLOCK), which
-// the kernel marks POLLPRI after every change to that table. Stage "read".
-WatchFailure openMountInfoWatch(const char* path, int* fd);
+// The fanotify setup, synchronous, run by a worker at home (runBatch's Watch op): reads the
+// id of the mount namespace `nsFd` (an nsfs file the caller opened and checked; borrowed),
+// creates a FAN_REPORT_MNT group (FAN_CLOEXEC | FAN_NONBLOCK) and marks the namespace for
+// FAN_MNT_ATTACH | FAN_MNT_DETACH. On success *fd is the group's descriptor (the caller
+// owns it; descriptors are process-wide) and *nsId the namespace's id. The mark does not pin
+// the namespace: it dies with its last process. Stages: mntns_id, fanotify_init,
+// fanotify_mark.
+WatchFailure openMountWatch(int nsFd, int* fd, uint64_t* nsId);
 
 // The JavaScript object exported as `watch`:
-//   openMountWatch(nsPath: string): { fd: number, nsId: bigint } | { stage, errno }
-//   openMountInfo(path: string): { fd: number } | { stage: "read", errno }
+//   openMountInfo(path: string): { fd: number } | { stage: "read", errno } — the fallback's
+//     setup: a mountinfo file, which the kernel marks POLLPRI after every change to that
+//     table (procfs: opening it never waits).
 //   Poller: new (fd, kind: 0 fanotify | 1 mountinfo, nsId: bigint, onReady: (errno) => void)
 //     .arm(): fanotify: waits once for the descriptor to be readable (onReady(0), then
 //       disarmed); mountinfo: starts polling for POLLPRI for good (onReady(0) at each

@@ -95,7 +95,7 @@ class Writer {
 
 bool readOp(Reader& r, Op* op) {
   uint8_t kind = r.u8();
-  if (kind > static_cast<uint8_t>(OpKind::SetAttributes)) return false;
+  if (kind > static_cast<uint8_t>(OpKind::Watch)) return false;
   op->kind = static_cast<OpKind>(kind);
   switch (op->kind) {
     case OpKind::Mount:
@@ -146,6 +146,8 @@ bool readOp(Reader& r, Op* op) {
       op->propagation = r.u32();
       op->recursive = r.flag();
       break;
+    case OpKind::Watch:
+      return r.ok();
   }
   return r.ok() && !op->target.empty();
 }
@@ -199,7 +201,7 @@ bool decodeBatch(const uint8_t* data, size_t size, Batch* out, std::string* why)
 }
 
 std::string describeBatch(const Batch& batch) {
-  static const char* kinds[] = {"Mount", "Bind", "Remount", "Move", "Umount", "PivotRoot", "SetAttributes"};
+  static const char* kinds[] = {"Mount", "Bind", "Remount", "Move", "Umount", "PivotRoot", "SetAttributes", "Watch"};
   static const char* refs[] = {"None", "Own", "Target", "Pid", "Path"};
   static const char* namespaces[] = {"Self", "Pid", "Path"};
   std::string s = "{\"in\":{\"_tag\":\"";
@@ -299,6 +301,8 @@ std::string describeBatch(const Batch& batch) {
         number("propagation", op.propagation);
         boolean("recursive", op.recursive);
         break;
+      case OpKind::Watch:
+        break;
     }
     s += "}";
   }
@@ -319,6 +323,7 @@ std::vector<uint8_t> encodeOutcomes(const BatchResult& result) {
     w.u16(o.subject);
     w.i32(o.err);
     w.u64(o.uniqueId);
+    w.i32(o.handle);
     w.bytes(o.message);
   }
   w.u32(static_cast<uint32_t>(result.undo.size()));

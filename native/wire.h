@@ -11,7 +11,7 @@
 namespace linx {
 
 enum class NsKind : uint8_t { Self = 0, Pid = 1, Path = 2 };
-enum class OpKind : uint8_t { Mount, Bind, Remount, Move, Umount, PivotRoot, SetAttributes };
+enum class OpKind : uint8_t { Mount, Bind, Remount, Move, Umount, PivotRoot, SetAttributes, Watch };
 // Another namespace an op refers to (protocol's NamespaceRef).
 enum class RefKind : uint8_t { None, Own, Target, Pid, Path };
 
@@ -65,6 +65,7 @@ struct OpOutcome {
   int err = 0;
   uint8_t subject = 0;  // which path it is about: 0 target, 1 source, 2 the namespace file, 3 pid ns, 4 user ns
   uint64_t uniqueId = 0;
+  int handle = -1;      // a descriptor handed over (a watch's fanotify group)
   std::string message;  // the kernel's own words (fsconfig's log), when it gave some
 };
 

@@ -13,7 +13,7 @@
  *
  * Outcomes: "LXO1", u32 count, u8 retired, u8 refused, u16 0, then per op u8 status (0 done,
  * 1 failed, 2 skipped), u8 stage, u16 subject (the path it is about: an index into
- * `subjects`), i32 errno, u64 unique id, bytes message; then u32
+ * `subjects`), i32 errno, u64 unique id, i32 handle, bytes message; then u32
  * undo count and per undo u32 index, u8 status (0 undone, 1 failed, 2 impossible), u8 stage,
  * u16 0, i32 errno, bytes text.
  *
@@ -55,6 +55,7 @@ export const opKinds = [
   "Umount",
   "PivotRoot",
   "SetAttributes",
+  "Watch",
 ] as const satisfies ReadonlyArray<Op["_tag"]>
 
 type Layout<K extends Op["_tag"]> = ReadonlyArray<
@@ -116,6 +117,7 @@ export const opLayouts: { readonly [K in Op["_tag"]]: Layout<K> } = {
     ["propagation", "u32"],
     ["recursive", "bool"],
   ],
+  Watch: [],
 }
 
 const refKinds = ["None", "Own", "Target", "Pid", "Path"] as const
@@ -358,9 +360,10 @@ export const decodeOutcomes = (data: unknown, count: number): BatchOutcome | und
       r.u8()
       const errno = r.i32()
       const uniqueId = r.u64()
+      const handle = r.i32()
       const message = r.text()
       if (subject === undefined) return undefined
-      if (status === 0) outcomes.push({ _tag: "Done", uniqueId })
+      if (status === 0) outcomes.push({ _tag: "Done", uniqueId, handle })
       else if (status === 1) outcomes.push({ _tag: "Failed", stage, errno, subject, message })
       else if (status === 2) outcomes.push({ _tag: "Skipped" })
       else return undefined

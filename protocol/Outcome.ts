@@ -9,12 +9,14 @@ import * as Schema from "effect/Schema"
 import { Stage } from "./Stage.js"
 
 /**
- * Done; `uniqueId` is the never-reused id of the mount made (0 when none was made).
+ * Done; `uniqueId` is the never-reused id of the mount made (0 when none was made; a
+ * watch's: its namespace's id), `handle` a descriptor handed over (a watch's group; -1 for
+ * none).
  *
  * @since 0.1.0
  * @category models
  */
-export const Done = Schema.TaggedStruct("Done", { uniqueId: Schema.BigInt })
+export const Done = Schema.TaggedStruct("Done", { uniqueId: Schema.BigInt, handle: Schema.Int })
 
 /**
  * Which of an operation's paths a failure is about: its target (or new root), its source

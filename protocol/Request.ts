@@ -169,6 +169,17 @@ export const SetAttributesOp = Schema.TaggedStruct("SetAttributes", {
 })
 
 /**
+ * Sets up a watch of the batch's namespace: a fanotify group marked for its mount events
+ * (`FAN_MARK_MNTNS`), made at home from the namespace file the batch opened. Its outcome
+ * hands over the group's descriptor (`handle`: descriptors are process-wide) and the
+ * namespace's id (`uniqueId`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const WatchOp = Schema.TaggedStruct("Watch", {})
+
+/**
  * @since 0.1.0
  * @category models
  */
@@ -180,6 +191,7 @@ export const Op = Schema.Union([
   UmountOp,
   PivotRootOp,
   SetAttributesOp,
+  WatchOp,
 ])
 
 /**

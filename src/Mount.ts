@@ -26,6 +26,7 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import {
   type Attribute,
   type MountFlag,
@@ -42,7 +43,9 @@ import type { Namespace, NamespaceRef, Op } from "../protocol/Request.js"
 import { BatchError } from "./BatchError.js"
 import { InvalidArgument } from "./InvalidArgument.js"
 import * as Arguments from "./internal/arguments.js"
+import * as Watch from "./internal/watch.js"
 import { MountError } from "./MountError.js"
+import type { MountEvent } from "./MountEvent.js"
 import { Mounter } from "./Mounter.js"
 
 export type { Attribute, MountFlag, Propagation, UmountFlag } from "../protocol/Flags.js"
@@ -867,7 +870,7 @@ const release = (call: Call, uniqueId: bigint, mounter: Mounter["Service"]) =>
       [
         {
           _tag: "Umount",
-          target: call.op._tag === "PivotRoot" ? call.op.newRoot : call.op.target,
+          target: (call.op as Extract<Op, { readonly _tag: "Mount" | "Bind" }>).target,
           flags: Arguments.bits(["detach"], umountFlagConstants),
           uniqueId,
         },
@@ -1052,6 +1055,110 @@ export const batch: (
     })
   },
 )
+
+// ---- watching -----------------------------------------------------------------------------
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface WatchOptions {
+  readonly in?: In
+  /**
+   * `auto` (the default): fanotify's mount events (Linux 6.14+), else the fallback —
+   * `/proc/<pid>/mountinfo` polled for POLLPRI and compared — when the kernel refuses them.
+   * `fanotify` or `mountinfo`: that mechanism only.
+   */
+  readonly mechanism?: Watch.Mechanism
+  /** Events buffered before the stream stops reading (default 1024). */
+  readonly bufferSize?: number
+}
+
+const watchArgs = Schema.Tuple([
+  Schema.Struct({
+    in: Schema.optionalKey(Arguments.InOption),
+    mechanism: Schema.optionalKey(Schema.Literals(["auto", "fanotify", "mountinfo"])),
+    bufferSize: Schema.optionalKey(
+      Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: 1 << 20 })),
+    ),
+  }),
+])
+
+const watchCall = (raw: unknown) => {
+  const [options] = Arguments.decode(
+    watchArgs,
+    [],
+    [Arguments.snapshot(raw)],
+    ["in", "mechanism", "bufferSize"],
+  )
+  const ns = Arguments.namespace(options.in)
+  const target: Watch.WatchTarget =
+    ns._tag === "Self"
+      ? "self"
+      : ns._tag === "Pid"
+        ? { pid: ns.pid }
+        : { path: Arguments.display(ns.path) }
+  return { ns, target, options }
+}
+
+// The fanotify setup, on a worker at home: the namespace file is opened (and checked) there.
+const watchSetup = (mounter: Mounter["Service"], ns: Namespace) =>
+  Effect.flatMap(mounter.run(ns, [{ _tag: "Watch" }], false), (result) => {
+    const outcome = result.outcomes[0]
+    return outcome?._tag === "Done"
+      ? Effect.succeed({ fd: outcome.handle, nsId: outcome.uniqueId })
+      : Effect.fail(
+          fail(
+            {
+              verb: "watch",
+              target: namespaceFile(ns, "mnt"),
+              namespaceFile: namespaceFile(ns, "mnt"),
+            },
+            outcome?._tag === "Failed" ? outcome : lost,
+          ),
+        )
+  })
+
+/**
+ * Starts a watch; succeeds once it is in place (events from then on are buffered), with the
+ * stream that delivers them. For callers that must know the watch is set before they change
+ * the table; `watch` is this, unwrapped.
+ *
+ * @since 0.1.0
+ * @category watching
+ */
+export const subscribe = (
+  options?: WatchOptions,
+): Effect.Effect<
+  Stream.Stream<MountEvent, MountError>,
+  MountError | InvalidArgument,
+  Mounter | Scope.Scope
+> =>
+  Effect.gen(function* () {
+    const { ns, target, options: o } = yield* Arguments.validated(() => watchCall(options))
+    const mounter = yield* Mounter
+    return yield* Watch.subscribe({
+      in: target,
+      open: watchSetup(mounter, ns),
+      ...(o.mechanism === undefined ? {} : { mechanism: o.mechanism }),
+      ...(o.bufferSize === undefined ? {} : { bufferSize: o.bufferSize }),
+    })
+  })
+
+/**
+ * The mount-table changes of a namespace as a stream of `MountEvent`s (`attach`, `detach`,
+ * `move`, with the mount's `uniqueId` and, for attach and move, its mount point), from
+ * fanotify's mount events: typically within a millisecond of the change, never blocking the
+ * event loop. Set up when the stream starts; ending, failing or interrupting it closes the
+ * watch. When the kernel's queue overflows the stream fails (`watch_overflow`, ENOBUFS).
+ *
+ * @since 0.1.0
+ * @category watching
+ */
+export const watch = (
+  options?: WatchOptions,
+): Stream.Stream<MountEvent, MountError | InvalidArgument, Mounter> =>
+  Stream.unwrap(subscribe(options))
 
 /**
  * What a mutating verb can fail with.

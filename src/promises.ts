@@ -21,6 +21,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Scope from "effect/Scope"
 import type { BatchError } from "./BatchError.js"
 import type { InvalidArgument } from "./InvalidArgument.js"
+import * as Watch from "./internal/watch.js"
 import * as Mount from "./Mount.js"
 import type { MountEntry } from "./MountEntry.js"
 import type { MountError } from "./MountError.js"
@@ -185,6 +186,20 @@ export const mountScoped = (
   fstype: string,
   options?: Mount.MountOptions,
 ): Promise<ScopedMount> => scoped(Mount.mountScoped(source, target, fstype, options))
+
+/**
+ * The mount-table changes of a namespace (see `Mount.watch`) as an async iterator. The watch
+ * is set up at once — `await it.ready` before changing the table to see every change — and
+ * `return()` (a `break` out of `for await`) stops it and frees its descriptors.
+ *
+ * @since 0.1.0
+ */
+export const watch = (options?: Mount.WatchOptions): Watch.MountWatchIterator =>
+  // InvalidArgument rejects `ready` and the first `next()`, like a MountError.
+  Watch.toAsyncIterator<Mounter>(
+    Mount.subscribe(options) as Parameters<typeof Watch.toAsyncIterator<Mounter>>[0],
+    ((effect, runOptions) => runtime().runPromise(effect, runOptions)) as Watch.RunPromise<Mounter>,
+  )
 
 /**
  * Ends the shared pool once the calls already made have settled. Calls made afterwards

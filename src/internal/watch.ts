@@ -72,11 +72,11 @@ export type Mechanism = "auto" | "fanotify" | "mountinfo"
 export interface WatchConfig<R = never> {
   readonly in: WatchTarget
   /**
-   * The fanotify setup for `namespaceFile(in)`: `openFanotify` on the calling thread when
-   * omitted. The lead's pool runs it on a worker. It must be safe to run uninterruptibly
-   * (its descriptor is owned by the watch as soon as it succeeds).
+   * The fanotify setup for `namespaceFile(in)`, run on a worker thread (`Mount.watch` sends
+   * it through the Mounter). It must be safe to run uninterruptibly: its descriptor is the
+   * watch's as soon as it succeeds.
    */
-  readonly open?: Effect.Effect<FanotifySetup, MountError, R>
+  readonly open: Effect.Effect<FanotifySetup, MountError, R>
   readonly mechanism?: Mechanism
   /** Events buffered before the stream stops reading (default 1024). */
   readonly bufferSize?: number
@@ -84,7 +84,6 @@ export interface WatchConfig<R = never> {
 
 /** The addon's `watch` object (native/watch.h). */
 interface NativeWatch {
-  readonly openMountWatch: (nsPath: string) => FanotifySetup | NativeFailure
   readonly openMountInfo: (path: string) => { readonly fd: number } | NativeFailure
   readonly Poller: new (
     fd: number,
@@ -132,18 +131,6 @@ const isFailure = (value: unknown): value is NativeFailure =>
 const failure = (stage: string, path: string, errno: number): MountError =>
   MountError.fromErrno(stage as Stage, path, errno > 0 ? errno : EIO)
 
-/**
- * The fanotify setup on the calling thread (the main thread unless the caller moves it):
- * a handful of syscalls on procfs and nsfs, none of which waits.
- */
-export const openFanotify = (nsPath: string): Effect.Effect<FanotifySetup, MountError> =>
-  Effect.suspend(() => {
-    const result = binding().openMountWatch(nsPath)
-    return isFailure(result)
-      ? Effect.fail(failure(result.stage, nsPath, result.errno))
-      : Effect.succeed(result)
-  })
-
 // Stages at which fanotify's mount events were refused, rather than the namespace.
 const refusedStages: ReadonlySet<string> = new Set(["mntns_id", "fanotify_init", "fanotify_mark"])
 
@@ -174,8 +161,7 @@ export const subscribe = Effect.fnUntraced(function* <R = never>(
     }
     yield* fallback(mountInfo, queue)
   } else {
-    const open = config.open ?? openFanotify(nsPath)
-    const started = yield* fanotify(open, nsPath, queue, capacity).pipe(
+    const started = yield* fanotify(config.open, nsPath, queue, capacity).pipe(
       Effect.map(() => true),
       Effect.catchIf(
         (error) =>
