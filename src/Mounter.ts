@@ -67,6 +67,10 @@ const defaults = {
   settlePerTurn: 32,
   // How long closing waits for the workers to exit after the last task.
   exitGraceMs: 200,
+  // A worker idle this long ends; the next task starts one again (~30 ms).
+  idleTimeoutMs: 30_000,
+  // Slots of the cancellation flags (more than tasks can ever be in flight).
+  cancelSlots: 1024,
 } as const
 
 // ECANCELED: whether the request ran is unknown (its worker died or was ended under it).
@@ -87,6 +91,8 @@ interface Pending {
   readonly rollback: boolean
   readonly resume: (result: RunResult) => void
   state: number
+  /** When it was handed to a worker. */
+  sentAt: number
   /** Set when the caller was interrupted after dispatch: told once the outcome is in. */
   waiter: (() => void) | undefined
 }
@@ -104,6 +110,8 @@ interface Task {
   readonly items: ReadonlyArray<Pending>
   readonly opCount: number
   readonly started: number
+  /** Its slot in the cancellation flags the workers read (see `cancel`). */
+  readonly seq: number
 }
 
 const keyOf = (ns: Namespace): string =>
@@ -126,6 +134,13 @@ const failedAll = (count: number, errno: number): RunResult => ({
 
 // The worker module. LINX_MOUNT_WORKER names another one (a path or file URL): the seam the
 // fault tests use to wrap the real worker and misbehave on purpose.
+// What piscina's balancer is shown of each worker.
+interface PoolWorker {
+  readonly currentUsage: number
+  readonly terminating: boolean
+  readonly destroyed: boolean
+}
+
 const workerFile = (): string =>
   process.env.LINX_MOUNT_WORKER ?? new URL("../workers/mount-worker.js", import.meta.url).href
 
@@ -145,6 +160,12 @@ export class Mounter extends Context.Service<
       ops: ReadonlyArray<Op>,
       rollback: boolean,
     ) => Effect.Effect<RunResult>
+    /**
+     * Closes the pool as its scope's end would (once): finishes what is queued and
+     * running, fails what waits behind a stuck task (ESHUTDOWN: never ran) and what is
+     * stuck (ECANCELED), ends the workers, and refuses later requests (ESHUTDOWN).
+     */
+    readonly shutdown: Effect.Effect<void>
   }
 >()("linx-mount/src/Mounter") {
   /**
@@ -174,17 +195,53 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   // resolve relative paths against the worker's: start it here first (WORKERS.md).
   yield* Effect.promise(() => access("/"))
 
+  // Starting a worker fails under a thread limit: `new Worker` throws. piscina starts
+  // workers in the constructor, in run() and when a worker becomes free with tasks queued,
+  // and only run() is ours to catch; so piscina starts a worker only inside our run():
+  // no minimum (none in the constructor, none to replace one that exited), and a balancer
+  // that asks for a new worker (returns none) only there. Elsewhere it picks the least busy.
+  let growing = false
+  const balance = (_task: unknown, workers: ReadonlyArray<PoolWorker>): PoolWorker | null => {
+    let best: PoolWorker | null = null
+    for (const worker of workers) {
+      if (worker.terminating || worker.destroyed) continue
+      if (worker.currentUsage === 0) return worker
+      if (best === null || worker.currentUsage < best.currentUsage) best = worker
+    }
+    return growing ? null : best
+  }
+  // A task whose worker could not be started stays in piscina's queue, where a later
+  // worker will pick it up: its callers were told it did not run (EAGAIN), so it must not.
+  // The workers skip a task whose sequence number is in its slot here.
+  const cancelled = new Int32Array(new SharedArrayBuffer(4 * defaults.cancelSlots))
+  let nextSeq = 1
   const pool = new Piscina({
     filename: workerFile(),
-    minThreads: maxThreads,
+    minThreads: 0,
     maxThreads: hardCap,
-    idleTimeout: 5000,
+    idleTimeout: defaults.idleTimeoutMs,
     atomics: "sync",
     recordTiming: false,
     concurrentTasksPerWorker: 1,
+    loadBalancer: balance as never,
+    workerData: { cancelled: cancelled.buffer },
   })
-  // A worker that fails to start emits this with no task to fail; the next task retries.
-  pool.on("error", () => {})
+  // Its callers hear, now, that a task never ran; should a worker pick it up later, it is
+  // skipped.
+  const cancel = (task: Task): void => {
+    if (!running.delete(task)) return
+    task.group.running--
+    Atomics.store(cancelled, task.seq % defaults.cancelSlots, task.seq)
+    for (const pending of task.items) settle(pending, failedAll(pending.ops.length, EAGAIN))
+  }
+  // A worker that could not start (no descriptors for its loop) emits this. With no worker
+  // left, the tasks handed over wait in piscina's queue for one: cancelled, and the next
+  // request tries a worker again, so the failure lasts only as long as its cause.
+  pool.on("error", () => {
+    if (pool.threads.length > 0) return
+    for (const task of [...running]) cancel(task)
+    dispatch()
+  })
 
   const groups = new Map<string, Group>()
   // Groups with queued requests, in the order they are served (round robin).
@@ -241,16 +298,18 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
     }
   }
 
+  // Closing waits until nothing runs but stuck tasks and nothing queued can run.
   const idleCheck = (): void => {
     if (onIdle === undefined) return
     const now = performance.now()
-    const waiting = ready.length > 0
     const live = [...running].some((task) => now - task.started < defaults.stuckAfterMs)
-    if (!waiting && !live) onIdle()
+    const room = capacity(now) > running.size
+    const dispatchable = room && ready.some((group) => group.running < perNamespace)
+    if (!live && !dispatchable) onIdle()
   }
 
   const complete = (task: Task, raw: unknown): void => {
-    running.delete(task)
+    if (!running.delete(task)) return // cancelled: its callers were answered
     task.group.running--
     let outcome = raw
     if (typeof raw === "object" && raw !== null && "retiredThread" in raw) {
@@ -274,7 +333,7 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
         settle(
           pending,
           decoded === undefined
-            ? failedAll(n, raw instanceof Error && isStartFailure(raw) ? EAGAIN : ECANCELED)
+            ? failedAll(n, isStartFailure(raw) ? EAGAIN : ECANCELED)
             : { outcomes: decoded.outcomes.slice(at, at + n), undo: decoded.undo },
         )
         at += n
@@ -285,15 +344,34 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
 
   const send = (group: Group, items: Array<Pending>): void => {
     const ops = items.length === 1 ? items[0]!.ops : items.flatMap((p) => p.ops)
-    const task: Task = { group, items, opCount: ops.length, started: performance.now() }
-    const bytes = encodeBatch({ in: group.ns, rollback: items[0]!.rollback, ops })
-    for (const pending of items) pending.state = SENT
+    const rollback = items.length === 1 && items[0]!.rollback
+    const task: Task = {
+      group,
+      items,
+      opCount: ops.length,
+      started: performance.now(),
+      seq: nextSeq++ & 0x7fffffff || nextSeq++,
+    }
+    const bytes = encodeBatch({ in: group.ns, rollback, ops })
+    for (const pending of items) {
+      pending.state = SENT
+      pending.sentAt = task.started
+    }
     running.add(task)
     group.running++
-    pool.run(bytes).then(
-      (result) => complete(task, result),
-      (error: unknown) => complete(task, error),
-    )
+    growing = true
+    try {
+      pool.run([bytes, task.seq]).then(
+        (outcome) => complete(task, outcome),
+        (error: unknown) => complete(task, error),
+      )
+    } catch {
+      // No worker could be started for it (a thread limit): piscina has queued it; typed,
+      // never thrown out of dispatch, where nothing could catch it.
+      cancel(task)
+    } finally {
+      growing = false
+    }
   }
 
   // Hands queued requests to workers while there is room: round robin over namespaces,
@@ -360,7 +438,12 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   const withdraw = (pending: Pending): void => {
     const group = groups.get(pending.key)
     const at = group?.queue.indexOf(pending) ?? -1
-    if (group !== undefined && at >= 0) group.queue.splice(at, 1)
+    if (group === undefined || at < 0) return
+    group.queue.splice(at, 1)
+    if (group.queue.length === 0 && group.listed) {
+      group.listed = false
+      ready.splice(ready.indexOf(group), 1)
+    }
   }
 
   const run = (
@@ -381,6 +464,7 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
         rollback,
         resume: (result) => resume(Effect.succeed(result)),
         state: QUEUED,
+        sentAt: 0,
         waiter: undefined,
       }
       enqueue(pending, group)
@@ -393,46 +477,71 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
           return Effect.void
         }
         if (pending.state === SETTLED) return Effect.void
+        // A call stuck in the kernel (a filesystem that never answers) cannot be waited
+        // for: the interruption waits until the call counts as stuck, no longer.
         return Effect.callback<void>((done) => {
-          pending.waiter = () => done(Effect.void)
+          const wait = pending.sentAt + defaults.stuckAfterMs - performance.now()
+          const timer = setTimeout(() => done(Effect.void), Math.max(0, wait))
+          pending.waiter = () => {
+            clearTimeout(timer)
+            done(Effect.void)
+          }
+          return Effect.sync(() => clearTimeout(timer))
         })
       })
     })
 
-  yield* Effect.addFinalizer(() =>
-    Effect.gen(function* () {
-      closing = true
-      // Finish what is queued and running; a task stuck in the kernel is not waited for.
-      yield* Effect.callback<void>((resume) => {
-        // Tasks become stuck by the clock alone: look every 100 ms.
-        const poll = setInterval(idleCheck, 100)
-        const stop = () => {
-          onIdle = undefined
-          clearInterval(poll)
-        }
-        onIdle = () => {
-          stop()
-          resume(Effect.void)
-        }
-        dispatch()
-        return Effect.sync(stop)
-      })
-      if (stuckTimer !== undefined) clearTimeout(stuckTimer)
-      // Ending the workers fails the stuck tasks (their callers settle ECANCELED); a worker
-      // stuck in the kernel exits only when its syscall returns, so this waits no longer.
-      yield* Effect.promise(() =>
-        Promise.race([
-          pool.destroy(),
-          new Promise((resolve) => setTimeout(resolve, defaults.exitGraceMs).unref()),
-        ]),
-      )
-    }),
-  )
+  // The workers start now, in the background, each with an empty task: the first requests
+  // find them ready. Counted as running, so that they never make piscina start extra ones.
+  const warmGroup: Group = { key: "", ns: { _tag: "Self" }, queue: [], running: 0, listed: false }
+  for (let i = 0; i < maxThreads; i++) send(warmGroup, [])
 
-  return Mounter.of({ run })
+  const close = Effect.gen(function* () {
+    closing = true
+    // Finish what is queued and running; a task stuck in the kernel is not waited for.
+    yield* Effect.callback<void>((resume) => {
+      // Tasks become stuck by the clock alone: look every 100 ms.
+      const poll = setInterval(idleCheck, 100)
+      const stop = () => {
+        onIdle = undefined
+        clearInterval(poll)
+      }
+      onIdle = () => {
+        stop()
+        resume(Effect.void)
+      }
+      dispatch()
+      return Effect.sync(stop)
+    })
+    if (stuckTimer !== undefined) clearTimeout(stuckTimer)
+    // What is still queued waits behind a stuck task of its namespace: it never runs.
+    for (const group of ready.splice(0)) {
+      group.listed = false
+      for (const pending of group.queue.splice(0)) {
+        settle(pending, failedAll(pending.ops.length, ESHUTDOWN))
+      }
+    }
+    // Ending the workers fails the stuck tasks (their callers settle ECANCELED); a worker
+    // stuck in the kernel exits only when its syscall returns, so this waits no longer.
+    yield* Effect.promise(() =>
+      Promise.race([
+        pool.destroy(),
+        new Promise((resolve) => setTimeout(resolve, defaults.exitGraceMs).unref()),
+      ]),
+    )
+  })
+  let closed: Promise<void> | undefined
+  const shutdown = Effect.promise(() => {
+    closed ??= Effect.runPromise(close)
+    return closed
+  })
+  yield* Effect.addFinalizer(() => shutdown)
+
+  return Mounter.of({ run, shutdown })
 })
 
 // Node's error when a worker thread cannot be started (a thread limit): nothing ran.
-const isStartFailure = (error: Error): boolean =>
-  (error as { code?: unknown }).code === "ERR_WORKER_INIT_FAILED" ||
-  /ERR_WORKER_INIT_FAILED|Resource temporarily unavailable/.test(error.message)
+const isStartFailure = (error: unknown): boolean =>
+  error instanceof Error &&
+  ((error as { code?: unknown }).code === "ERR_WORKER_INIT_FAILED" ||
+    /ERR_WORKER_INIT_FAILED/.test(error.message))

@@ -210,8 +210,12 @@ export const watch = (options?: Mount.WatchOptions): Watch.MountWatchIterator =>
 export const close = async (): Promise<void> => {
   const current = shared
   shared = undefined
+  if (current === undefined) return
+  // The pool finishes what was asked of it first (a call stuck in the kernel is failed, not
+  // waited for), so every call settles with its own outcome; then the runtime goes.
+  await current.runPromise(Effect.flatMap(Mounter, (mounter) => mounter.shutdown))
   await Promise.allSettled([...inFlight])
-  await current?.dispose()
+  await current.dispose()
 }
 
 export { BatchError } from "./BatchError.js"

@@ -6,10 +6,13 @@
  * says so with its `threadId`, and the pool replaces it; until then the addon refuses any
  * batch on it.
  */
-import { threadId } from "node:worker_threads"
+import { threadId, workerData } from "node:worker_threads"
 import { native } from "../src/internal/native.js"
 
 const addon = native()
+// The pool's cancellation flags: a task whose worker could not be started was answered
+// (nothing ran); if it is picked up later, its sequence number is in its slot.
+const cancelled = new Int32Array((workerData as { cancelled: SharedArrayBuffer }).cancelled)
 
 /** A worker's answer when its thread is retired; otherwise the outcome bytes alone. */
 export interface Retired {
@@ -20,7 +23,11 @@ export interface Retired {
 // The outcome header's `retired` byte (protocol/Codec.ts: magic, count, retired).
 const retiredByte = 8
 
-export default function runBatch(batch: Uint8Array): Uint8Array | Retired {
+export default function runBatch([batch, seq]: readonly [Uint8Array, number]):
+  | Uint8Array
+  | Retired
+  | null {
+  if (Atomics.load(cancelled, seq % cancelled.length) === seq) return null
   const outcome = addon.runBatch(batch)
   return outcome[retiredByte] === 1 ? { outcome, retiredThread: threadId } : outcome
 }
