@@ -340,9 +340,14 @@ const bindOp = (
   const idmap: NamespaceRef =
     options.idmap === undefined
       ? { _tag: "None" }
-      : "pid" in options.idmap
-        ? { _tag: "Pid", pid: options.idmap.pid }
-        : { _tag: "Path", path: Arguments.path("idmap", options.idmap.path, { _tag: "Self" }) }
+      : Object.hasOwn(options.idmap, "pid")
+        ? { _tag: "Pid", pid: (options.idmap as { pid: number }).pid }
+        : {
+            _tag: "Path",
+            path: Arguments.path("idmap", (options.idmap as { path: PathLike }).path, {
+              _tag: "Self",
+            }),
+          }
   return {
     ns,
     op: {

@@ -198,6 +198,15 @@ export const snapshot = (value: unknown): Record<string, unknown> => {
   return copy
 }
 
+/** A decoded object, its nested objects too, without a prototype to read through. */
+const ownOnly = (value: unknown): unknown => {
+  if (!Predicate.isObject(value) || Array.isArray(value) || value instanceof Uint8Array)
+    return value
+  const copy: Record<string, unknown> = Object.create(null)
+  for (const key of Object.keys(value)) copy[key] = ownOnly((value as Record<string, unknown>)[key])
+  return copy
+}
+
 const copyArray = (array: ReadonlyArray<unknown>): Array<unknown> => {
   const length = array.length
   const copy: Array<unknown> = []
@@ -221,7 +230,14 @@ export const decode = <S extends Schema.Top>(
   known: ReadonlyArray<string>,
 ): S["Type"] => {
   const exit = Schema.decodeUnknownExit(schema as never, { onExcessProperty: "error" })(values)
-  if (exit._tag === "Success") return exit.value as S["Type"]
+  if (exit._tag === "Success") {
+    // The decoded options are a fresh plain object: an option left out would be read from
+    // Object.prototype (polluted, it may hold an `in`). Own properties only, from here on.
+    const decoded = [...(exit.value as ReadonlyArray<unknown>)]
+    const last = decoded.length - 1
+    decoded[last] = ownOnly(decoded[last])
+    return decoded as S["Type"]
+  }
   const error = exit.cause.reasons.find((r) => r._tag === "Fail")
   const issue =
     error?._tag === "Fail" && Schema.isSchemaError(error.error)
@@ -247,8 +263,8 @@ export const namespace = (
   value: Schema.Schema.Type<typeof InOption> | undefined,
 ): Request.Namespace => {
   if (value === undefined || value === "self") return { _tag: "Self" }
-  if ("pid" in value) return { _tag: "Pid", pid: value.pid }
-  return { _tag: "Path", path: absolute(value.path) }
+  if (Object.hasOwn(value, "pid")) return { _tag: "Pid", pid: (value as { pid: number }).pid }
+  return { _tag: "Path", path: absolute((value as { path: PathLike }).path) }
 }
 
 const absolute = (path: PathLike): PathLike => {
