@@ -10,7 +10,14 @@
  * after the events before it; setup failures are typed.
  */
 import { execFile, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs"
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
@@ -240,10 +247,15 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
         : []
     })
   }
+  /** The inode number of `pid`'s mount namespace, as fanotify's fdinfo shows its marks. */
+  const nsInode = (pid: number): string => readlinkSync(`/proc/${pid}/ns/mnt`).replace(/\D/g, "")
 
   beforeAll(async () => {
     base = scratchTmpfs("linx-watch-")
     runtime = ManagedRuntime.make(Mounter.layer({ maxThreads: 2 }))
+    // Built now: the test of the setup's thread names another worker module while its own
+    // Mounter is built, and this one must not be built then.
+    await runtime.runPromise(Effect.void)
     // Both copy this namespace, the scratch tmpfs included (the same superblock: a
     // directory made here is there too).
     target = await mountNamespaceTarget()
@@ -394,6 +406,83 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     expect(all.slice(2).map((e) => e.kind)).toEqual(["detach", "detach", "detach", "detach"])
     expect(new Set(all.slice(2).map((e) => e.uniqueId)).size).toBe(4)
     await events.close()
+  })
+
+  it("sets up on a Mounter worker thread: a namespace file the main thread never opens", async () => {
+    const pid = target.pid
+    const point = dir("on-worker", "m")
+    const spyLog = `${dir("on-worker")}/spy.log`
+    writeFileSync(spyLog, "")
+    // A symbolic link to a plain empty file, which names the target's namespace only while
+    // the spying worker (fixtures/watch/spy-worker.mjs) runs the watch's batch.
+    const plain = `${dir("on-worker")}/plain`
+    const nsFile = `${dir("on-worker")}/mnt`
+    writeFileSync(plain, "")
+    symlinkSync(plain, nsFile)
+    // As the main thread sees it, before and after that batch, it is no namespace.
+    const notNs = await run(Effect.flip(Stream.runDrain(Mount.watch({ in: { path: nsFile } }))))
+    expect(notNs).toMatchObject({ operation: "open_ns", code: "EINVAL", path: nsFile })
+
+    // The seam the fault tests use: LINX_MOUNT_WORKER names the Mounter's worker module. Its
+    // workers copy the environment when they start, with the Mounter.
+    const seam = {
+      LINX_MOUNT_WORKER: new URL("./fixtures/watch/spy-worker.mjs", import.meta.url).href,
+      LINX_WATCH_SPY_LOG: spyLog,
+      LINX_WATCH_SPY_LINK: `/proc/${pid}/ns/mnt\n${nsFile}`,
+    }
+    const saved = Object.keys(seam).map((name) => [name, process.env[name]] as const)
+    Object.assign(process.env, seam)
+    const spied = ManagedRuntime.make(Mounter.layer({ maxThreads: 1 }))
+    const before = watchFds()
+    try {
+      let held: Array<string> = []
+      let fdinfo = ""
+      const taken = await spied.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const stream = yield* Mount.subscribe({ in: { path: nsFile }, mechanism: "fanotify" })
+            held = watchFds().filter((fd) => !before.includes(fd))
+            fdinfo = readFileSync(`/proc/self/fdinfo/${held[0]?.split(" ")[0]}`, "utf8")
+            yield* Effect.promise(() => nsenter(pid, "mount", "-t", "tmpfs", "spied", point))
+            return yield* stream.pipe(Stream.take(1), Stream.runCollect)
+          }),
+        ),
+      )
+      expect(taken).toEqual([
+        { kind: "attach", uniqueId: uniqueIdAt(pid, point), mountPoint: point },
+      ])
+      // One batch, run on a worker thread, while the link named the target's namespace.
+      const batches = readFileSync(spyLog, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { readonly outcomes: Array<{ handle: number }> })
+      expect(batches).toEqual([
+        {
+          isMainThread: false,
+          threadId: expect.any(Number),
+          ns: "Path",
+          nsPath: nsFile,
+          swapped: true,
+          ops: ["Watch"],
+          outcomes: [{ _tag: "Done", handle: expect.any(Number) }],
+        },
+      ])
+      expect(readlinkSync(nsFile)).toBe(plain)
+      // The main thread held the group that batch made, marked for the target's namespace,
+      // and nothing else: no namespace file.
+      const handle = batches[0]!.outcomes[0]!.handle
+      expect(held).toEqual([`${handle} -> anon_inode:[fanotify]`])
+      expect(fdinfo).toContain(`fanotify mnt_ns:${nsInode(pid)} `)
+      // Closed with the scope.
+      expect(watchFds()).toEqual(before)
+    } finally {
+      for (const [name, value] of saved) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      await spied.dispose()
+      await nsenter(pid, "umount", point).catch(() => undefined)
+    }
   })
 
   it("watches this process's own namespace ('self')", async () => {
