@@ -21,7 +21,7 @@ import {
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
-import { type InvalidArgument, Mount, MountError, type MountEvent, Mounter } from "linx-mount"
+import { InvalidArgument, Mount, MountError, type MountEvent, Mounter } from "linx-mount"
 import * as Promises from "linx-mount/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseMountInfo } from "../src/internal/mountinfo.js"
@@ -32,6 +32,7 @@ import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js
 import { mountNamespaceTarget, type Target } from "./support/targets.js"
 
 type Mechanism = NonNullable<Mount.WatchOptions["mechanism"]>
+type WatchIterator = ReturnType<typeof Promises.watch>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -287,6 +288,28 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     expect(error.message).toContain("needs { pid }")
   })
 
+  it("refuses invalid options with InvalidArgument, from both APIs, before any setup", async () => {
+    const before = watchFds()
+    for (const [options, argument] of [
+      [{ bufferSize: 0 }, "bufferSize"],
+      [{ bufferSize: 1.5 }, "bufferSize"],
+      [{ bufferSize: 2 ** 20 + 1 }, "bufferSize"],
+      [{ mechanism: "inotify" }, "mechanism"],
+      [{ in: { pid: 0 } }, "in"],
+      [{ in: { path: "" } }, "in"],
+      [{ since: "now" }, "since"],
+    ] as const) {
+      const given = options as unknown as Mount.WatchOptions
+      const error = await run(Effect.flip(Stream.runDrain(Mount.watch(given))))
+      expect(error).toBeInstanceOf(InvalidArgument)
+      expect(error).toMatchObject({ _tag: "InvalidArgument", argument })
+      const iterator = Promises.watch(given)
+      await expect(iterator.ready).rejects.toBeInstanceOf(Promises.InvalidArgument)
+      await expect(iterator.next()).rejects.toMatchObject({ argument })
+    }
+    expect(watchFds()).toEqual(before)
+  })
+
   it("a failed setup rejects the iterator's ready and its first next(), typed", async () => {
     const iterator = Promises.watch({ in: { path: "/etc/hostname" } })
     await expect(iterator.ready).rejects.toMatchObject({ operation: "open_ns", code: "EINVAL" })
@@ -500,6 +523,29 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     await events.close()
   })
 
+  it("two watches set up in the same tick get a group each, and every event", async () => {
+    const pid = target.pid
+    const point = dir("twice", "m")
+    const before = watchFds()
+    const [first, second] = await Promise.all([
+      startEffect({ in: { pid }, mechanism: "fanotify" }),
+      startEffect({ in: { pid }, mechanism: "fanotify" }),
+    ])
+    const groups = watchFds().filter((fd) => !before.includes(fd))
+    expect(groups).toHaveLength(2)
+    for (const fd of groups) expect(fd).toMatch(/ -> anon_inode:\[fanotify\]$/)
+    await nsenter(pid, "mount", "-t", "tmpfs", "twice", point)
+    const attach = { kind: "attach", uniqueId: uniqueIdAt(pid, point), mountPoint: point }
+    expect(await first!.waitFor(1)).toEqual([attach])
+    expect(await second!.waitFor(1)).toEqual([attach])
+    await first!.close()
+    await nsenter(pid, "umount", point)
+    expect((await second!.waitFor(2))[1]).toEqual({ kind: "detach", uniqueId: attach.uniqueId })
+    expect(first!.events).toHaveLength(1)
+    await second!.close()
+    expect(watchFds()).toEqual(before)
+  })
+
   for (const mechanism of ["fanotify", "mountinfo"] as const satisfies ReadonlyArray<Mechanism>) {
     it(`lets nothing in from other namespaces (${mechanism})`, async () => {
       const [mine, theirs, ours] = [
@@ -588,6 +634,31 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
       await nsenter(target.pid, "umount", point)
     })
   }
+
+  it("an iterator returned before or while its setup runs leaves no descriptor behind", async () => {
+    const before = watchFds()
+    // At once (the request withdrawn before it reaches a worker), or a little later (the
+    // setup under way on a worker, or done): each way, nothing may stay open.
+    const delays = [undefined, 0, 1, 2, 3, 5, 8, 13]
+    const settled = await Promise.all(
+      delays.map(async (delay, i) => {
+        const iterator: WatchIterator = Promises.watch({
+          in: { pid: target.pid },
+          mechanism: i % 2 ? "mountinfo" : "fanotify",
+        })
+        const ready = iterator.ready.then(
+          () => "in place",
+          () => "never in place",
+        )
+        if (delay !== undefined) await sleep(delay)
+        expect(await iterator.return()).toEqual({ done: true, value: undefined })
+        expect(await iterator.next()).toEqual({ done: true, value: undefined })
+        return ready
+      }),
+    )
+    console.info(`returned during setup: ${settled.join(", ")}`)
+    expect(watchFds()).toEqual(before)
+  })
 
   it("delivers within 100 ms of the change (measured)", async () => {
     const pid = target.pid
