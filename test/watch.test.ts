@@ -1,37 +1,38 @@
 /**
- * `Mount.watch` against the real kernel: mounts made by util-linux in a target started with
- * `unshare -m --propagation private sleep 600` (and in this process's own namespace) arrive
- * as events of the right kind, with the unique id statx(STATX_MNT_ID_UNIQUE) gives and the
- * mount point the target sees, within 100 ms; nothing from other namespaces leaks in;
- * closing stops the events and frees the descriptors (read from /proc/self/fd); the
+ * `Mount.watch` against the real kernel, through the public API (`linx-mount`'s Effect API
+ * on a Mounter of two workers, and `linx-mount/promises`' async iterator): mounts made by
+ * util-linux in a target started with `unshare -m --propagation private sleep 600` (and in
+ * this process's own namespace) arrive as events of the right kind, with the unique id
+ * statx(STATX_MNT_ID_UNIQUE) gives and the mount point the target sees, within 100 ms;
+ * nothing from other namespaces leaks in; the fanotify setup runs on a Mounter worker
+ * thread; closing stops the events and frees the descriptors (read from /proc/self/fd); the
  * mountinfo fallback gives the same kinds; the kernel's queue overflowing fails the stream,
  * after the events before it; setup failures are typed.
  */
 import { execFile, spawn, spawnSync } from "node:child_process"
-import { mkdirSync, readdirSync, readFileSync } from "node:fs"
-import { Worker } from "node:worker_threads"
-import * as Context from "effect/Context"
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
 import * as Effect from "effect/Effect"
+import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
+import { InvalidArgument, Mount, MountError, type MountEvent, Mounter } from "linx-mount"
+import * as Promises from "linx-mount/promises"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseMountInfo } from "../src/internal/mountinfo.js"
 import { native } from "../src/internal/native.js"
-import {
-  decodeRecords,
-  diffTables,
-  type FanotifySetup,
-  type Mechanism,
-  type MountWatchIterator,
-  subscribe,
-  toAsyncIterator,
-  type WatchConfig,
-  watch,
-} from "../src/internal/watch.js"
+import { decodeRecords, diffTables } from "../src/internal/watch.js"
 import { MountEntry } from "../src/MountEntry.js"
-import { MountError } from "../src/MountError.js"
-import type { MountEvent } from "../src/MountEvent.js"
 import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
 import { mountNamespaceTarget, type Target } from "./support/targets.js"
+
+type Mechanism = NonNullable<Mount.WatchOptions["mechanism"]>
+type WatchIterator = ReturnType<typeof Promises.watch>
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -108,15 +109,9 @@ describe("diffTables (the fallback's comparison)", () => {
 class Recorder {
   readonly events: Array<{ readonly event: MountEvent; readonly at: number }> = []
   error: unknown
-  private readonly loop: Promise<void>
-  constructor(readonly iterator: MountWatchIterator) {
-    this.loop = (async () => {
-      try {
-        for await (const event of iterator) this.events.push({ event, at: performance.now() })
-      } catch (error) {
-        this.error = error
-      }
-    })()
+  constructor(private readonly stop: () => Promise<void>) {}
+  push(event: MountEvent): void {
+    this.events.push({ event, at: performance.now() })
   }
   /** Waits until `count` events arrived (or fails after `ms`), and returns them all. */
   async waitFor(count: number, ms = 3000): Promise<Array<MountEvent>> {
@@ -135,9 +130,8 @@ class Recorder {
   kinds() {
     return this.events.map(({ event }) => [event.kind, event.mountPoint])
   }
-  async close(): Promise<void> {
-    await this.iterator.return()
-    await this.loop
+  close(): Promise<void> {
+    return this.stop()
   }
 }
 
@@ -145,6 +139,8 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
   let base: string
   let target: Target
   let other: Target
+  let runtime: ManagedRuntime.ManagedRuntime<Mounter, InvalidArgument>
+  const run = <A, E>(effect: Effect.Effect<A, E, Mounter>) => runtime.runPromise(effect)
   const watch_ = native() as unknown as {
     readonly watch: { readonly uniqueMountId: (path: string) => bigint | { errno: number } }
   }
@@ -165,10 +161,53 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     mkdirSync(path, { recursive: true })
     return path
   }
-  const start = async (config: WatchConfig) => {
-    const iterator = toAsyncIterator(subscribe(config))
+  /** A watch through the Promise facade (`linx-mount/promises`), in place once this resolves. */
+  const start = async (options: Mount.WatchOptions) => {
+    const iterator = Promises.watch(options)
     await iterator.ready
-    return new Recorder(iterator)
+    let loop: Promise<void> = Promise.resolve()
+    const recorder = new Recorder(async () => {
+      await iterator.return()
+      await loop
+    })
+    loop = (async () => {
+      try {
+        for await (const event of iterator) recorder.push(event)
+      } catch (error) {
+        recorder.error = error
+      }
+    })()
+    return Object.assign(recorder, { iterator })
+  }
+  /** A watch through the Effect API: `Mount.subscribe` in a scope of its own, on `runtime`. */
+  const startEffect = async (options: Mount.WatchOptions) => {
+    const stopped = new AbortController()
+    let ready: () => void = () => undefined
+    const inPlace = new Promise<void>((resolve) => {
+      ready = resolve
+    })
+    let ended: Promise<void> = Promise.resolve()
+    const recorder = new Recorder(async () => {
+      stopped.abort()
+      await ended
+    })
+    ended = runtime
+      .runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const stream = yield* Mount.subscribe(options)
+            ready()
+            yield* Stream.runForEach(stream, (event) => Effect.sync(() => recorder.push(event)))
+          }),
+        ),
+        { signal: stopped.signal },
+      )
+      .catch((error: unknown) => {
+        if (!stopped.signal.aborted) recorder.error = error
+      })
+    await Promise.race([inPlace, ended])
+    if (recorder.error !== undefined) throw recorder.error
+    return recorder
   }
   /** The unique id of the mount at `mountPoint` in `pid`'s namespace: the oracle. */
   const uniqueIdAt = (pid: number, mountPoint: string): bigint => {
@@ -185,24 +224,55 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     if (last === undefined) throw new Error(`nothing mounted at ${mountPoint}`)
     return BigInt(last.mountId)
   }
-  const fds = () => readdirSync("/proc/self/fd").length
+  const link = (fd: string | number): string | undefined => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`)
+    } catch {
+      return undefined // the directory's own descriptor, closed by now
+    }
+  }
+  /**
+   * The descriptors of this process a watch may hold: fanotify groups, mountinfo files, and
+   * nsfs files of other mount namespaces than ours. (The Mounter's workers open their home
+   * descriptors — our own namespaces, "/", the cwd — on their first batch: counting every
+   * descriptor would count those too.)
+   */
+  const watchFds = (): Array<string> => {
+    const ours = readlinkSync("/proc/self/ns/mnt")
+    return readdirSync("/proc/self/fd").flatMap((fd) => {
+      const to = link(fd)
+      return to === "anon_inode:[fanotify]" ||
+        to?.endsWith("/mountinfo") === true ||
+        (to?.startsWith("mnt:[") === true && to !== ours)
+        ? [`${fd} -> ${to}`]
+        : []
+    })
+  }
+  /** The inode number of `pid`'s mount namespace, as fanotify's fdinfo shows its marks. */
+  const nsInode = (pid: number): string => readlinkSync(`/proc/${pid}/ns/mnt`).replace(/\D/g, "")
 
   beforeAll(async () => {
     base = scratchTmpfs("linx-watch-")
+    runtime = ManagedRuntime.make(Mounter.layer({ maxThreads: 2 }))
+    // Built now: the test of the setup's thread names another worker module while its own
+    // Mounter is built, and this one must not be built then.
+    await runtime.runPromise(Effect.void)
     // Both copy this namespace, the scratch tmpfs included (the same superblock: a
     // directory made here is there too).
     target = await mountNamespaceTarget()
     other = await mountNamespaceTarget()
   })
-  afterAll(() => {
+  afterAll(async () => {
     target?.kill()
     other?.kill()
+    await runtime?.dispose()
+    await Promises.close()
     removeScratch(base)
   })
 
   it("refuses a file that is not a mount namespace: open_ns, EINVAL", async () => {
     for (const path of ["/etc/hostname", "/proc/self/ns/pid", dir("plain")]) {
-      const error = await Effect.runPromise(Effect.flip(Stream.runDrain(watch({ in: { path } }))))
+      const error = await run(Effect.flip(Stream.runDrain(Mount.watch({ in: { path } }))))
       expect(error).toBeInstanceOf(MountError)
       expect(error).toMatchObject({ operation: "open_ns", code: "EINVAL", path })
     }
@@ -210,24 +280,47 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
 
   it("has no fallback for a bare namespace file: open_ns, ENOTSUP", async () => {
     const path = `/proc/${target.pid}/ns/mnt`
-    const error = await Effect.runPromise(
-      Effect.flip(Stream.runDrain(watch({ in: { path }, mechanism: "mountinfo" }))),
+    const error = await run(
+      Effect.flip(Stream.runDrain(Mount.watch({ in: { path }, mechanism: "mountinfo" }))),
     )
+    expect(error).toBeInstanceOf(MountError)
     expect(error).toMatchObject({ operation: "open_ns", code: "ENOTSUP", path })
     expect(error.message).toContain("needs { pid }")
   })
 
+  it("refuses invalid options with InvalidArgument, from both APIs, before any setup", async () => {
+    const before = watchFds()
+    for (const [options, argument] of [
+      [{ bufferSize: 0 }, "bufferSize"],
+      [{ bufferSize: 1.5 }, "bufferSize"],
+      [{ bufferSize: 2 ** 20 + 1 }, "bufferSize"],
+      [{ mechanism: "inotify" }, "mechanism"],
+      [{ in: { pid: 0 } }, "in"],
+      [{ in: { path: "" } }, "in"],
+      [{ since: "now" }, "since"],
+    ] as const) {
+      const given = options as unknown as Mount.WatchOptions
+      const error = await run(Effect.flip(Stream.runDrain(Mount.watch(given))))
+      expect(error).toBeInstanceOf(InvalidArgument)
+      expect(error).toMatchObject({ _tag: "InvalidArgument", argument })
+      const iterator = Promises.watch(given)
+      await expect(iterator.ready).rejects.toBeInstanceOf(Promises.InvalidArgument)
+      await expect(iterator.next()).rejects.toMatchObject({ argument })
+    }
+    expect(watchFds()).toEqual(before)
+  })
+
   it("a failed setup rejects the iterator's ready and its first next(), typed", async () => {
-    const iterator = toAsyncIterator(subscribe({ in: { path: "/etc/hostname" } }))
+    const iterator = Promises.watch({ in: { path: "/etc/hostname" } })
     await expect(iterator.ready).rejects.toMatchObject({ operation: "open_ns", code: "EINVAL" })
-    await expect(iterator.next()).rejects.toBeInstanceOf(MountError)
+    await expect(iterator.next()).rejects.toBeInstanceOf(Promises.MountError)
     expect(await iterator.next()).toEqual({ done: true, value: undefined })
   })
 
   it("falls back to mountinfo when the kernel refuses the fanotify mark (no CAP_SYS_ADMIN)", async () => {
     const fixture = new URL("./fixtures/watch/refused.mjs", import.meta.url).pathname
     const point = dir("refused")
-    const run = (mechanism: Mechanism) => {
+    const spawnRefused = (mechanism: Mechanism) => {
       const child = spawn(
         "setpriv",
         [
@@ -247,13 +340,14 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
       const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
       return { child, lines, exited }
     }
-    const forced = run("fanotify")
+    // The mark is refused on the Mounter's worker thread, and the refusal comes back typed.
+    const forced = spawnRefused("fanotify")
     expect(await forced.exited).toBe(0)
     expect(JSON.parse(forced.lines[0]!)).toEqual({
-      error: { operation: "fanotify_mark", code: "EPERM" },
+      error: { typed: true, operation: "fanotify_mark", code: "EPERM" },
     })
 
-    const auto = run("auto")
+    const auto = spawnRefused("auto")
     const deadline = performance.now() + 5000
     while (auto.lines[0] !== "ready" && performance.now() < deadline) await sleep(5)
     expect(auto.lines[0]).toBe("ready")
@@ -277,9 +371,8 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
       ["auto", "open_ns", `/proc/${pid}/ns/mnt`],
       ["mountinfo", "read", `/proc/${pid}/mountinfo`],
     ] as const) {
-      const error = await Effect.runPromise(
-        Effect.flip(Stream.runDrain(watch({ in: { pid }, mechanism }))),
-      )
+      const error = await run(Effect.flip(Stream.runDrain(Mount.watch({ in: { pid }, mechanism }))))
+      expect(error).toBeInstanceOf(MountError)
       expect(error).toMatchObject({ _tag: "MountError", operation, code: "ENOENT", path })
     }
   })
@@ -287,7 +380,7 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
   it("reports tmpfs, bind, move and umount in another namespace, with statx's unique ids", async () => {
     const [a, b, c] = [dir("k", "a"), dir("k", "b"), dir("k", "c")]
     const pid = target.pid
-    const events = await start({ in: { pid }, mechanism: "fanotify" })
+    const events = await startEffect({ in: { pid }, mechanism: "fanotify" })
     const started = performance.now()
     await nsenter(pid, "mount", "-t", "tmpfs", "k", a)
     const [attach] = await events.waitFor(1)
@@ -338,52 +431,81 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     await events.close()
   })
 
-  it("takes its setup from an injected Effect: run on a worker thread, needing a service", async () => {
-    class Setups extends Context.Service<
-      Setups,
-      { readonly open: (nsPath: string) => Effect.Effect<FanotifySetup, MountError> }
-    >()("linx-mount/test/watch/Setups") {}
-    let markedOnWorker: () => void = () => undefined
-    const marked = new Promise<void>((resolve) => {
-      markedOnWorker = resolve
-    })
-    const onWorker = (nsPath: string) =>
-      Effect.promise(
-        () =>
-          new Promise<FanotifySetup>((resolve, reject) => {
-            const fixture = new URL("./fixtures/watch/setup-worker.mjs", import.meta.url)
-            const worker = new Worker(fixture, { workerData: nsPath })
-            worker.once("message", (setup: FanotifySetup) => {
-              resolve(setup)
-              markedOnWorker()
-            })
-            worker.once("error", reject)
-          }),
-      )
+  it("sets up on a Mounter worker thread: a namespace file the main thread never opens", async () => {
     const pid = target.pid
-    const nsPath = `/proc/${pid}/ns/mnt`
-    const point = dir("injected")
-    const before = fds()
-    const open = Effect.gen(function* () {
-      const setups = yield* Setups
-      return yield* setups.open(nsPath)
-    })
-    const stream: Stream.Stream<MountEvent, MountError, Setups> = watch({ in: { pid }, open })
-    const taken = Effect.runPromise(
-      stream.pipe(
-        Stream.take(1),
-        Stream.runCollect,
-        Effect.provideService(Setups, Setups.of({ open: onWorker })),
-      ),
-    )
-    // The kernel queues events from the mark on: no need to wait for the stream's first pull.
-    await marked
-    await nsenter(pid, "mount", "-t", "tmpfs", "injected", point)
-    expect(await taken).toEqual([
-      { kind: "attach", uniqueId: uniqueIdAt(pid, point), mountPoint: point },
-    ])
-    expect(fds()).toBe(before)
-    await nsenter(pid, "umount", point)
+    const point = dir("on-worker", "m")
+    const spyLog = `${dir("on-worker")}/spy.log`
+    writeFileSync(spyLog, "")
+    // A symbolic link to a plain empty file, which names the target's namespace only while
+    // the spying worker (fixtures/watch/spy-worker.mjs) runs the watch's batch.
+    const plain = `${dir("on-worker")}/plain`
+    const nsFile = `${dir("on-worker")}/mnt`
+    writeFileSync(plain, "")
+    symlinkSync(plain, nsFile)
+    // As the main thread sees it, before and after that batch, it is no namespace.
+    const notNs = await run(Effect.flip(Stream.runDrain(Mount.watch({ in: { path: nsFile } }))))
+    expect(notNs).toMatchObject({ operation: "open_ns", code: "EINVAL", path: nsFile })
+
+    // The seam the fault tests use: LINX_MOUNT_WORKER names the Mounter's worker module. Its
+    // workers copy the environment when they start, with the Mounter.
+    const seam = {
+      LINX_MOUNT_WORKER: new URL("./fixtures/watch/spy-worker.mjs", import.meta.url).href,
+      LINX_WATCH_SPY_LOG: spyLog,
+      LINX_WATCH_SPY_LINK: `/proc/${pid}/ns/mnt\n${nsFile}`,
+    }
+    const saved = Object.keys(seam).map((name) => [name, process.env[name]] as const)
+    Object.assign(process.env, seam)
+    const spied = ManagedRuntime.make(Mounter.layer({ maxThreads: 1 }))
+    const before = watchFds()
+    try {
+      let held: Array<string> = []
+      let fdinfo = ""
+      const taken = await spied.runPromise(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const stream = yield* Mount.subscribe({ in: { path: nsFile }, mechanism: "fanotify" })
+            held = watchFds().filter((fd) => !before.includes(fd))
+            fdinfo = readFileSync(`/proc/self/fdinfo/${held[0]?.split(" ")[0]}`, "utf8")
+            yield* Effect.promise(() => nsenter(pid, "mount", "-t", "tmpfs", "spied", point))
+            return yield* stream.pipe(Stream.take(1), Stream.runCollect)
+          }),
+        ),
+      )
+      expect(taken).toEqual([
+        { kind: "attach", uniqueId: uniqueIdAt(pid, point), mountPoint: point },
+      ])
+      // One batch, run on a worker thread, while the link named the target's namespace.
+      const batches = readFileSync(spyLog, "utf8")
+        .split("\n")
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as { readonly outcomes: Array<{ handle: number }> })
+      expect(batches).toEqual([
+        {
+          isMainThread: false,
+          threadId: expect.any(Number),
+          ns: "Path",
+          nsPath: nsFile,
+          swapped: true,
+          ops: ["Watch"],
+          outcomes: [{ _tag: "Done", handle: expect.any(Number) }],
+        },
+      ])
+      expect(readlinkSync(nsFile)).toBe(plain)
+      // The main thread held the group that batch made, marked for the target's namespace,
+      // and nothing else: no namespace file.
+      const handle = batches[0]!.outcomes[0]!.handle
+      expect(held).toEqual([`${handle} -> anon_inode:[fanotify]`])
+      expect(fdinfo).toContain(`fanotify mnt_ns:${nsInode(pid)} `)
+      // Closed with the scope.
+      expect(watchFds()).toEqual(before)
+    } finally {
+      for (const [name, value] of saved) {
+        if (value === undefined) delete process.env[name]
+        else process.env[name] = value
+      }
+      await spied.dispose()
+      await nsenter(pid, "umount", point).catch(() => undefined)
+    }
   })
 
   it("watches this process's own namespace ('self')", async () => {
@@ -399,6 +521,29 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     await here("umount", point)
     expect((await events.waitFor(2))[1]).toEqual({ kind: "detach", uniqueId: attach!.uniqueId })
     await events.close()
+  })
+
+  it("two watches set up in the same tick get a group each, and every event", async () => {
+    const pid = target.pid
+    const point = dir("twice", "m")
+    const before = watchFds()
+    const [first, second] = await Promise.all([
+      startEffect({ in: { pid }, mechanism: "fanotify" }),
+      startEffect({ in: { pid }, mechanism: "fanotify" }),
+    ])
+    const groups = watchFds().filter((fd) => !before.includes(fd))
+    expect(groups).toHaveLength(2)
+    for (const fd of groups) expect(fd).toMatch(/ -> anon_inode:\[fanotify\]$/)
+    await nsenter(pid, "mount", "-t", "tmpfs", "twice", point)
+    const attach = { kind: "attach", uniqueId: uniqueIdAt(pid, point), mountPoint: point }
+    expect(await first!.waitFor(1)).toEqual([attach])
+    expect(await second!.waitFor(1)).toEqual([attach])
+    await first!.close()
+    await nsenter(pid, "umount", point)
+    expect((await second!.waitFor(2))[1]).toEqual({ kind: "detach", uniqueId: attach.uniqueId })
+    expect(first!.events).toHaveLength(1)
+    await second!.close()
+    expect(watchFds()).toEqual(before)
   })
 
   for (const mechanism of ["fanotify", "mountinfo"] as const satisfies ReadonlyArray<Mechanism>) {
@@ -431,7 +576,7 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
   it("the fallback gives the same kinds, with mountinfo's ids and the last mount point on detach", async () => {
     const [a, b, c] = [dir("f", "a"), dir("f", "b"), dir("f", "c")]
     const pid = target.pid
-    const events = await start({ in: { pid }, mechanism: "mountinfo" })
+    const events = await startEffect({ in: { pid }, mechanism: "mountinfo" })
     const started = performance.now()
     await nsenter(pid, "mount", "-t", "tmpfs", "f", a)
     const [attach] = await events.waitFor(1)
@@ -462,11 +607,15 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
   for (const mechanism of ["fanotify", "mountinfo"] as const satisfies ReadonlyArray<Mechanism>) {
     it(`closing stops the events and frees the descriptors (${mechanism})`, async () => {
       const point = dir("close", mechanism)
-      const before = fds()
+      const held =
+        mechanism === "fanotify" ? "anon_inode:[fanotify]" : `/proc/${target.pid}/mountinfo`
+      const before = watchFds()
       const events = await start({ in: { pid: target.pid }, mechanism })
-      expect(fds()).toBe(before + 1)
+      expect(watchFds().filter((fd) => !before.includes(fd))).toEqual([
+        expect.stringMatching(` -> ${held.replace(/[[\]]/g, "\\$&")}$`),
+      ])
       await events.close()
-      expect(fds()).toBe(before)
+      expect(watchFds()).toEqual(before)
       await nsenter(target.pid, "mount", "-t", "tmpfs", "closed", point)
       await sleep(30)
       expect(events.events).toHaveLength(0)
@@ -474,17 +623,42 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
       await nsenter(target.pid, "umount", point)
 
       // Ending the stream by taking what it needs closes it too.
-      const taken = Effect.runPromise(
-        watch({ in: { pid: target.pid }, mechanism }).pipe(Stream.take(1), Stream.runCollect),
+      const taken = run(
+        Mount.watch({ in: { pid: target.pid }, mechanism }).pipe(Stream.take(1), Stream.runCollect),
       )
       // The stream sets itself up when it starts; give it time (the fallback reads the table).
       await sleep(200)
       await nsenter(target.pid, "mount", "-t", "tmpfs", "taken", point)
       expect(await taken).toEqual([expect.objectContaining({ kind: "attach", mountPoint: point })])
-      expect(fds()).toBe(before)
+      expect(watchFds()).toEqual(before)
       await nsenter(target.pid, "umount", point)
     })
   }
+
+  it("an iterator returned before or while its setup runs leaves no descriptor behind", async () => {
+    const before = watchFds()
+    // At once (the request withdrawn before it reaches a worker), or a little later (the
+    // setup under way on a worker, or done): each way, nothing may stay open.
+    const delays = [undefined, 0, 1, 2, 3, 5, 8, 13]
+    const settled = await Promise.all(
+      delays.map(async (delay, i) => {
+        const iterator: WatchIterator = Promises.watch({
+          in: { pid: target.pid },
+          mechanism: i % 2 ? "mountinfo" : "fanotify",
+        })
+        const ready = iterator.ready.then(
+          () => "in place",
+          () => "never in place",
+        )
+        if (delay !== undefined) await sleep(delay)
+        expect(await iterator.return()).toEqual({ done: true, value: undefined })
+        expect(await iterator.next()).toEqual({ done: true, value: undefined })
+        return ready
+      }),
+    )
+    console.info(`returned during setup: ${settled.join(", ")}`)
+    expect(watchFds()).toEqual(before)
+  })
 
   it("delivers within 100 ms of the change (measured)", async () => {
     const pid = target.pid
@@ -543,44 +717,53 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     ].join("; ")
     const bufferSize = 16
     let delivered = 0
-    const error = await Effect.runPromise(
-      Effect.scoped(
-        Effect.gen(function* () {
-          const stream = yield* subscribe({ in: { pid }, mechanism: "fanotify", bufferSize })
-          yield* Effect.promise(() => nsenter(pid, "sh", "-c", script))
-          return yield* stream.pipe(
-            Stream.runForEach(() => Effect.sync(() => delivered++)),
-            Effect.flip,
-          )
-        }),
-      ),
-    )
-    expect(error).toBeInstanceOf(MountError)
-    expect(error).toMatchObject({ operation: "watch_overflow", code: "ENOBUFS" })
-    expect(error.message).toContain("list the mounts again")
-    // What the kernel had queued came first (and what the stream had taken before it filled:
-    // its buffer, and one read past it); what the kernel dropped never came.
-    console.info(
-      `overflow: ${delivered} events delivered of ${binds * 128}, kernel queue ${queued}`,
-    )
-    expect(delivered).toBeGreaterThanOrEqual(queued)
-    expect(delivered).toBeLessThanOrEqual(queued + bufferSize + 1)
-    flooded.kill()
+    try {
+      const error = await run(
+        Effect.scoped(
+          Effect.gen(function* () {
+            const stream = yield* Mount.subscribe({
+              in: { pid },
+              mechanism: "fanotify",
+              bufferSize,
+            })
+            yield* Effect.promise(() => nsenter(pid, "sh", "-c", script))
+            return yield* stream.pipe(
+              Stream.runForEach(() => Effect.sync(() => delivered++)),
+              Effect.flip,
+            )
+          }),
+        ),
+      )
+      expect(error).toBeInstanceOf(MountError)
+      expect(error).toMatchObject({ operation: "watch_overflow", code: "ENOBUFS" })
+      expect(error.message).toContain("list the mounts again")
+      // What the kernel had queued came first (and what the stream had taken before it
+      // filled: its buffer, and one read past it); what the kernel dropped never came.
+      console.info(
+        `overflow: ${delivered} events delivered of ${binds * 128}, kernel queue ${queued}`,
+      )
+      expect(delivered).toBeGreaterThanOrEqual(queued)
+      expect(delivered).toBeLessThanOrEqual(queued + bufferSize + 1)
+    } finally {
+      flooded.kill()
+    }
   }, 60_000)
 
   for (const mechanism of ["fanotify", "mountinfo"]) {
     it(`an open watch keeps the process alive, a closed one does not (${mechanism})`, async () => {
       const fixture = new URL("./fixtures/watch/alive.mjs", import.meta.url).pathname
-      const run = (mode: string) => {
+      const spawnAlive = (mode: string) => {
         const child = spawn(process.execPath, [fixture, mode, mechanism], {
           stdio: ["ignore", "pipe", "inherit"],
         })
         const exited = new Promise<number | null>((resolve) => child.once("exit", resolve))
-        const ready = new Promise<void>((resolve) => child.stdout.once("data", () => resolve()))
+        const ready = new Promise<string>((resolve) =>
+          child.stdout.once("data", (data: Buffer) => resolve(data.toString())),
+        )
         return { child, exited, ready }
       }
-      const open = run("open")
-      await open.ready
+      const open = spawnAlive("open")
+      expect(await open.ready).toBe("ready\n")
       const stillRunning = await Promise.race([
         open.exited.then(() => false),
         sleep(300).then(() => true),
@@ -589,10 +772,11 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
       await open.exited
       expect(stillRunning).toBe(true)
 
-      const closed = run("close")
+      const closed = spawnAlive("close")
       const code = await Promise.race([closed.exited, sleep(5000).then(() => "timeout")])
       if (code === "timeout") closed.child.kill("SIGKILL")
       expect(code).toBe(0)
+      expect(await closed.ready).toBe("ready\n")
     })
 
     it(`a worker thread ended with a watch open exits cleanly (${mechanism})`, async () => {
