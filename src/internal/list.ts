@@ -88,7 +88,7 @@ const readAndParse = (file: string): Effect.Effect<Array<MountEntry>, MountError
       const slice = slices.shift()
       if (slice !== undefined) {
         try {
-          parser.feed(slice.toString("utf8"))
+          parser.feed(slice)
         } catch (defect) {
           // Outside any fiber here: a parser bug must reach the caller, not crash the process.
           settled = true
