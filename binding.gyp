@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "linx_mount",
-      "sources": ["native/addon.cc", "native/ops.cc", "native/pool.cc", "native/read.cc"],
+      "sources": ["native/addon.cc", "native/ops.cc", "native/pool.cc", "native/read.cc", "native/tables.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags": ["-Wall", "-Wextra", "-fvisibility=hidden"],

@@ -13,6 +13,7 @@
 #include "ops.h"
 #include "pool.h"
 #include "read.h"
+#include "tables.h"
 
 #ifndef UMOUNT_NOFOLLOW
 #define UMOUNT_NOFOLLOW 0x00000008
@@ -147,6 +148,10 @@ class Addon : public Napi::Addon<Addon> {
         InstanceValue("constants", constants, napi_enumerable),
         InstanceValue("Pool", linx::Pool::Define(env), napi_enumerable),
         InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
+        InstanceValue("readFileSync", linx::DefineReadFileSync(env), napi_enumerable),
+        InstanceValue("listMounts", linx::DefineListMounts(env), napi_enumerable),
+        InstanceValue("listMountsSync", linx::DefineListMountsSync(env), napi_enumerable),
+        InstanceValue("tableLayout", linx::TableLayout(env), napi_enumerable),
     });
   }
 };

@@ -5,6 +5,7 @@ import * as Effect from "effect/Effect"
 import { InvalidArgument, Mount, MountEntry, MountError } from "linx-mount"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { parseMountInfo } from "../src/internal/mountinfo.js"
+import { maxTableBytes } from "../src/internal/tables.js"
 import { asFindmnt, type FindmntRow, findmntColumns, pick } from "./support/findmnt.js"
 import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
 
@@ -20,15 +21,36 @@ const deadPid = async (): Promise<number> => {
   return child.pid!
 }
 
+/** An entry's fields but uniqueId, which a mountinfo file does not carry. */
+const mountinfoFields = (e: MountEntry) => {
+  const { uniqueId: _, ...fields } = e.toJSON()
+  return fields
+}
+
+/**
+ * `read()` next to the parse of this process's mountinfo, taken while the table stood still
+ * (other test files mount in this namespace too): read again until mountinfo is the same
+ * before and after.
+ */
+const besideMountinfo = async <A>(read: () => Promise<A>) => {
+  for (let attempt = 0; ; attempt++) {
+    const before = readFileSync("/proc/self/mountinfo")
+    const value = await read()
+    const after = readFileSync("/proc/self/mountinfo")
+    if (before.equals(after) || attempt === 20) return { value, mountinfo: parseMountInfo(after) }
+  }
+}
+
 describe("list: this process and files", () => {
-  it("reads /proc/self/mountinfo when the target is omitted", async () => {
-    const entries = await run(list())
+  it("reads this process's table when the target is omitted, with unique ids", async () => {
+    const { value: entries, mountinfo } = await besideMountinfo(() => run(list()))
     expect(entries.length).toBeGreaterThan(0)
     expect(entries.every((e) => e instanceof MountEntry)).toBe(true)
     expect(entries.some((e) => e.mountPoint === "/")).toBe(true)
-    // The same table the kernel gives this process (nothing mounted meanwhile).
-    const direct = parseMountInfo(readFileSync("/proc/self/mountinfo"))
-    expect(entries.map((e) => e.toJSON())).toEqual(direct.map((e) => e.toJSON()))
+    // The same table the kernel gives this process in mountinfo, and each mount's 64-bit id.
+    expect(entries.map(mountinfoFields)).toEqual(mountinfo.map(mountinfoFields))
+    expect(entries.every((e) => typeof e.uniqueId === "bigint")).toBe(true)
+    expect(new Set(entries.map((e) => e.uniqueId)).size).toBe(entries.length)
   })
 
   it("reads { pid: process.pid } like the omitted target", async () => {
@@ -36,11 +58,12 @@ describe("list: this process and files", () => {
     expect(mine.map((e) => e.mountId)).toEqual((await run(list())).map((e) => e.mountId))
   })
 
-  it("reads any mountinfo-formatted file with { path }", async () => {
+  it("reads any mountinfo-formatted file with { path }, without unique ids", async () => {
     const entries = await run(list({ path: fixture }))
     expect(entries.map((e) => e.toJSON())).toEqual(
       parseMountInfo(readFileSync(fixture)).map((e) => e.toJSON()),
     )
+    expect(entries.every((e) => e.uniqueId === undefined)).toBe(true)
   })
 
   it("reassembles lines cut across read chunks, multi-byte characters included", async () => {
@@ -108,7 +131,7 @@ describe("list: this process and files", () => {
   })
 
   it("fails with MountError read EFBIG for a file that is not mountinfo and never ends", async () => {
-    // /dev/zero never ends: past the size limit (512 MiB) the read stops instead of growing.
+    // /dev/zero never ends: past the cap (64 MiB) the read stops instead of growing.
     const error = await failure(list({ path: "/dev/zero" }))
     expect(error).toMatchObject({ operation: "read", path: "/dev/zero", code: "EFBIG", errno: 27 })
   })
@@ -145,13 +168,16 @@ describe("list: this process and files", () => {
     }
   }, 5_000)
 
-  it("fails with MountError read EFBIG for a file larger than any mount table", async () => {
-    // Sparse: 600 MiB announced by its size, refused before any byte is read.
+  it("fails with MountError read EFBIG for a file one byte past the cap (64 MiB)", async () => {
+    // Sparse: its size announces it, and it is refused before any byte is read.
     const dir = execFileSync("mktemp", ["-d"]).toString().trim()
     try {
-      execFileSync("truncate", ["-s", "600M", `${dir}/huge`])
+      execFileSync("truncate", ["-s", String(maxTableBytes + 1), `${dir}/huge`])
       const error = await failure(list({ path: `${dir}/huge` }))
       expect(error).toMatchObject({ operation: "read", path: `${dir}/huge`, code: "EFBIG" })
+      // At the cap exactly it is read (one line of NUL bytes: no mount, and no crash).
+      execFileSync("truncate", ["-s", String(maxTableBytes), `${dir}/huge`])
+      expect(await run(list({ path: `${dir}/huge` }))).toEqual([])
     } finally {
       execFileSync("rm", ["-rf", dir])
     }
@@ -164,6 +190,11 @@ describe("list: this process and files", () => {
     ["an array", [1]],
     ["an empty object", {}],
     ["both keys", { pid: 1, path: "/x" }],
+    ["namespace and path", { namespace: "/proc/1/ns/mnt", path: "/x" }],
+    ["an empty namespace", { namespace: "" }],
+    ["a namespace with NUL", { namespace: "/proc/1/ns/mnt\0" }],
+    ["a non-string namespace", { namespace: 1 }],
+    ["an inherited pid", Object.create({ pid: 1 })],
     ["pid 0", { pid: 0 }],
     ["a negative pid", { pid: -1 }],
     ["a fractional pid", { pid: 1.5 }],
