@@ -114,13 +114,15 @@ export class MountInfoParser {
   private base = 0
   private text = ""
   private ascii = true
-  // Position of the next backslash (and, in a piece that is not ASCII, of the next byte
-  // >= 0x80) at or after the field being read, text.length if none. Kept across fields so
-  // that finding them costs one pass over the text in all, not one scan to the end per field.
+  // Position of the next backslash at or after the field being read, text.length if none.
+  // Kept across fields so that finding escapes costs one pass over the text in all, instead
+  // of one `indexOf` to the end of the text per field.
   private nextEscape = -1
-  private nextHigh = -1
-  // Where escapes are decoded: grown to the longest field, dropped with the parser.
+  // Where escapes are decoded: grown to the longest line, dropped with the parser. The name
+  // fields of one line whose bytes are not UTF-8 stay in it, one after another, until the
+  // line's MountEntry has copied them: `scratchUsed` is where the next field goes.
   private scratch: Buffer = Buffer.allocUnsafe(1024)
+  private scratchUsed = 0
   // Set by `field` when the bytes of the field it decoded are not UTF-8 (valid while the
   // line is parsed).
   private fieldRaw: Uint8Array | undefined = undefined
@@ -146,7 +148,6 @@ export class MountInfoParser {
     this.text = text
     this.ascii = isAsciiRange(bytes, start, end)
     this.nextEscape = -1
-    this.nextHigh = -1
     const length = text.length
     let pos = 0
     while (pos < length) {
@@ -176,6 +177,7 @@ export class MountInfoParser {
 
   private line(start: number, end: number): MountEntry | undefined {
     const t = this.text
+    this.scratchUsed = 0
 
     // (1) mount id, (2) parent id
     const s1 = spaceBefore(t, start, end)
@@ -273,16 +275,14 @@ export class MountInfoParser {
     return new MountEntry(fields, raw)
   }
 
-  /** Whether [start, end) of the text has a byte >= 0x80 (fields in increasing order). */
+  /** Whether [start, end) of the text has a byte >= 0x80. */
   private high(start: number, end: number): boolean {
     if (this.ascii) return false
-    let h = this.nextHigh
-    if (h < start) {
-      highByte.lastIndex = start
-      h = highByte.exec(this.text)?.index ?? this.text.length
-      this.nextHigh = h
-    }
-    return h < end
+    // Fields that reach here have no escapes and are mostly short: a scan of the field
+    // alone beats a search that may run on to the next line's non-ASCII byte.
+    const t = this.text
+    for (let i = start; i < end; i++) if (t.charCodeAt(i) > 0x7f) return true
+    return false
   }
 
   /** An option string, kept as printed: UTF-8 decoded; `previous` if that is equal. */
@@ -313,14 +313,13 @@ export class MountInfoParser {
     return this.unescape(this.base + start, this.base + end)
   }
 
-  /** bytes[from, to) as UTF-8; sets `fieldRaw` when they are not UTF-8. */
+  /** bytes[from, to) as UTF-8; sets `fieldRaw` (a view) when they are not UTF-8. */
   private utf8(bytes: Buffer, from: number, to: number): string {
     const value = fast(bytes).utf8Slice(from, to)
     // U+FFFD in the result: either the bytes spell it or they are not UTF-8; ask which.
     if (value.includes("\uFFFD")) {
       const view = bytes.subarray(from, to)
-      // The scratch buffer is reused by the next field: keep a copy of what is in it.
-      if (!isUtf8(view)) this.fieldRaw = bytes === this.scratch ? Buffer.from(view) : view
+      if (!isUtf8(view)) this.fieldRaw = view
     }
     return value
   }
@@ -331,11 +330,13 @@ export class MountInfoParser {
    */
   private unescape(from: number, to: number): string {
     const bytes = this.bytes
-    if (this.scratch.length < to - from) {
-      this.scratch = Buffer.allocUnsafe(Math.max(to - from, this.scratch.length * 2))
+    const start = this.scratchUsed
+    if (this.scratch.length < start + to - from) {
+      // The views of this line's earlier fields keep the old buffer alive as long as needed.
+      this.scratch = Buffer.allocUnsafe(Math.max(start + to - from, this.scratch.length * 2))
     }
     const out = this.scratch
-    let o = 0
+    let o = start
     let high = 0
     for (let i = from; i < to; i++) {
       let c = bytes[i]!
@@ -352,12 +353,12 @@ export class MountInfoParser {
       out[o++] = c
       high |= c
     }
-    return high < 0x80 ? fast(out).latin1Slice(0, o) : this.utf8(out, 0, o)
+    if (high < 0x80) return fast(out).latin1Slice(start, o)
+    const value = this.utf8(out, start, o)
+    if (this.fieldRaw !== undefined) this.scratchUsed = o
+    return value
   }
 }
-
-// A byte >= 0x80 in a Latin-1 string (sticky search from `lastIndex`).
-const highByte = /[\x80-\xff]/g
 
 /** Whether bytes[start, end) are all ASCII. */
 const isAsciiRange = (bytes: Buffer, start: number, end: number): boolean =>
