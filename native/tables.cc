@@ -149,6 +149,20 @@ struct Table {
   bool havePrev = false;
 };
 
+// Whether any of the n bytes at s is >= 0x80, eight at a time.
+bool HasHighByte(const char* s, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t word;
+    memcpy(&word, s + i, 8);
+    if (word & 0x8080808080808080ULL) return true;
+  }
+  for (; i < n; i++) {
+    if (static_cast<unsigned char>(s[i]) >= 0x80) return true;
+  }
+  return false;
+}
+
 // The NUL-terminated string at offset `off` in sm's string area, or "" when the kernel
 // did not set `bit` (it leaves empty strings unset) or the offset is out of bounds.
 const char* StringAt(const Statmount* sm, uint64_t bit, uint32_t off, size_t* length) {
@@ -185,7 +199,9 @@ int Append(Table* t, const Statmount* sm) {
   if (err != 0) return err;
 
   char* rec = t->out->data + t->out->length;
-  memset(rec, 0, bytes);
+  // The header and the padding are zeroed; the strings are written over the rest.
+  memset(rec, 0, kRecordHeaderBytes);
+  memset(rec + bytes - 8, 0, 8);
   uint32_t* w = reinterpret_cast<uint32_t*>(rec);
   uint64_t unique = sm->mnt_id;
   memcpy(rec, &unique, sizeof unique);
@@ -208,12 +224,7 @@ int Append(Table* t, const Statmount* sm) {
     }
     w[12 + i] = static_cast<uint32_t>(len[i]);
     memcpy(t->out->data + at, s[i], len[i]);
-    for (size_t k = 0; k < len[i]; k++) {
-      if (static_cast<unsigned char>(s[i][k]) >= 0x80) {
-        high |= 1u << i;
-        break;
-      }
-    }
+    if (HasHighByte(s[i], len[i])) high |= 1u << i;
     t->prevOffset[i] = at;
     t->prevLength[i] = static_cast<uint32_t>(len[i]);
     at += len[i];

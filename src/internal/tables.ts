@@ -4,9 +4,9 @@
  *
  * Two sources of the same facts:
  *
- * - **statmount** — `listmount(2)` + one `statmount(2)` per mount (Linux 6.8+; all the fields
- *   read here since 6.15). This process's table and `{ pid }` use it where the kernel has
- *   it; `{ namespace }` (a mount-namespace file such as a bind-mounted `/proc/PID/ns/mnt`)
+ * - **statmount** — `listmount(2)` + one `statmount(2)` per mount (Linux 6.8+; this reader
+ *   needs the kernel's `supported_mask`, 6.15+, to tell a field it lacks from an empty one).
+ *   This process's table and `{ pid }` use it where the kernel has it; `{ namespace }` (a mount-namespace file such as a bind-mounted `/proc/PID/ns/mnt`)
  *   has no other way, since it never enters the namespace. The addon packs the records into
  *   one Buffer (native/tables.h), decoded here.
  * - **mountinfo** — a file in `/proc/PID/mountinfo` format, parsed by `mountinfo.ts`. `{ path }`
@@ -36,8 +36,9 @@
  *
  * Asynchronously, the kernel's work runs as one job on libuv's threadpool (a plain
  * AsyncWorker in the addon, handing back one Buffer), and the main thread decodes that
- * Buffer in slices of ~64 KiB, one slice per turn of the event loop: a 10,000-mount table
- * never holds a timer up by more than a slice's ~0.5 ms.
+ * Buffer in slices of ~64 KiB, one slice per turn of the event loop: decoding a 10,000-mount
+ * table never holds a timer up by more than a slice (well under a millisecond of work; the
+ * young-generation collections its new entries cause come on top).
  */
 import { Buffer, isUtf8 } from "node:buffer"
 import { MountEntry, type MountEntryBytes, type Propagation } from "../MountEntry.js"
@@ -46,8 +47,9 @@ import { native } from "./native.js"
 
 /**
  * The most bytes a table may take, as mountinfo text or as statmount records: 64 MiB, some
- * 650,000 ordinary mounts (~100 bytes each) or 4,000 whose two paths are each PATH_MAX
- * long and fully escaped. Past it a read fails with EFBIG.
+ * 650,000 ordinary mounts (~100 bytes each), or 2,000 whose root and mount point are both
+ * PATH_MAX long and fully escaped (4 bytes of text per byte). Past it a read fails with
+ * EFBIG, before it can exhaust the heap.
  */
 export const maxTableBytes = 64 * 1024 * 1024
 
