@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "linx_mount",
-      "sources": ["native/addon.cc", "native/ops.cc", "native/read.cc", "native/watch.cc", "native/wire.cc"],
+      "sources": ["native/addon.cc", "native/ops.cc", "native/read.cc", "native/tables.cc", "native/watch.cc", "native/wire.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": [
         "NAPI_VERSION=8",

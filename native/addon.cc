@@ -13,6 +13,7 @@
 #include "read.h"
 #include "stages.h"
 #include "syscalls.h"
+#include "tables.h"
 #include "watch.h"
 #include "wire.h"
 
@@ -110,6 +111,10 @@ class Addon : public Napi::Addon<Addon> {
                              InstanceValue("describeBatch", Napi::Function::New(env, DescribeBatch, "describeBatch"),
                                            napi_enumerable),
                              InstanceValue("readFile", linx::DefineReadFile(env), napi_enumerable),
+                             InstanceValue("readFileSync", linx::DefineReadFileSync(env), napi_enumerable),
+                             InstanceValue("listMounts", linx::DefineListMounts(env), napi_enumerable),
+                             InstanceValue("listMountsSync", linx::DefineListMountsSync(env), napi_enumerable),
+                             InstanceValue("tableLayout", linx::TableLayout(env), napi_enumerable),
                              InstanceValue("watch", linx::DefineWatch(env), napi_enumerable),
                          });
   }

@@ -9,170 +9,195 @@
 #include <unistd.h>
 
 #include <cmath>
-#include <cstdint>
 #include <string>
 
 namespace linx {
 
 namespace {
 
-// The read buffer: at least two chunks, doubled only for a line longer than that.
-constexpr size_t kInitialCapacity = 64 * 1024;
+// The first allocation; procfs gives at most a page per read whatever the room.
+constexpr size_t kFirstRead = 64 * 1024;
 // procfs makes each page as it is read: a 10,000-mount table is ~20 ms of kernel work in
 // ~200 reads, during which this thread never sleeps. On a small machine (2 vCPUs, a
 // non-preemptible kernel) the main thread, woken by a timer, can then wait for the CPU for
 // a scheduler tick or more. Yielding every few reads bounds that wait (measured: 1 ms timer
-// late by ~5 ms → ~2 ms during the read); with nothing else runnable it costs one syscall.
+// late by ~5 ms -> ~2 ms during the read); with nothing else runnable it costs one syscall.
 constexpr unsigned kReadsPerYield = 8;
 
-class ReadWorker : public Napi::AsyncProgressQueueWorker<char> {
+void FreeBytes(napi_env, void* data, void*) { free(data); }
+
+class ReadWorker : public Napi::AsyncWorker {
  public:
-  ReadWorker(const Napi::Function& onChunk, const Napi::Function& callback, std::string path,
-             size_t maxBytes, size_t chunkBytes)
-      : Napi::AsyncProgressQueueWorker<char>(callback, "linx-mount:readFile"),
-        onChunk_(Napi::Persistent(onChunk)),
-        path_(std::move(path)),
-        maxBytes_(maxBytes),
-        chunkBytes_(chunkBytes) {}
-  ~ReadWorker() override { free(data_); }
+  ReadWorker(const Napi::Function& callback, std::string path, size_t maxBytes)
+      : Napi::AsyncWorker(callback, "linx-mount:readFile"), path_(std::move(path)), maxBytes_(maxBytes) {}
 
  protected:
   // On a libuv threadpool thread: no JavaScript, no N-API.
-  void Execute(const ExecutionProgress& progress) override {
-    // O_NONBLOCK: opening a FIFO must not wait for a writer, nor a read for its data.
-    int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-      errno_ = errno;
-      return;
-    }
-    errno_ = readAll(fd, progress);
-    close(fd);  // whatever it says, the bytes read are what they are
-  }
-
-  // On the main thread, in order, before OnOK: one slice of whole lines.
-  void OnProgress(const char* data, size_t count) override {
-    if (data == nullptr || count == 0 || errno_ != 0) return;
-    Napi::Env env = Env();
-    Napi::HandleScope scope(env);
-    napi_value buffer = nullptr;
-    if (napi_create_buffer_copy(env, count, data, nullptr, &buffer) != napi_ok) {
-      failedChunk_ = true;  // out of memory: the table is incomplete, reported as ENOMEM
-      return;
-    }
-    onChunk_.Call({buffer});
-  }
+  void Execute() override { err_ = ReadWholeFile(path_.c_str(), maxBytes_, &bytes_); }
 
   void OnOK() override {
     Napi::Env env = Env();
-    int e = errno_ != 0 ? errno_ : failedChunk_ ? ENOMEM : 0;
-    if (e != 0) {
-      Napi::Object failure = Napi::Object::New(env);
-      failure.Set("stage", Napi::String::New(env, "read"));
-      failure.Set("errno", Napi::Number::New(env, e));
-      Callback().Call({failure});
+    if (err_ != 0) {
+      Callback().Call({Failure(env, "read", err_)});
       return;
     }
-    Callback().Call({env.Null()});
+    Napi::Value buffer = ToBuffer(env, &bytes_);
+    if (buffer.IsEmpty()) return;  // the pending exception reaches the caller's uncaught handler
+    Callback().Call({env.Null(), buffer});
   }
 
  private:
-  // Reads until EOF, handing each run of whole lines past chunkBytes to JavaScript as soon
-  // as it is read, so the parse overlaps the kernel's work; 0 or an errno.
-  int readAll(int fd, const ExecutionProgress& progress) {
-    size_t capacity = kInitialCapacity;
-    if (capacity < chunkBytes_ * 2) capacity = chunkBytes_ * 2;
-    data_ = static_cast<char*>(malloc(capacity));
-    if (data_ == nullptr) return ENOMEM;
-    size_t total = 0;  // bytes read so far, against maxBytes
-    // Just past the last newline in the buffer, 0 when there is none: each byte is scanned
-    // once, however long a line grows.
-    size_t wholeLines = 0;
-    unsigned reads = 0;
-    for (;;) {
-      if (length_ == capacity) {
-        // A line longer than the buffer: grow it, never past maxBytes + 1.
-        size_t grown = capacity > (maxBytes_ + 1) / 2 ? maxBytes_ + 1 : capacity * 2;
-        char* more = static_cast<char*>(realloc(data_, grown));
-        if (more == nullptr) return ENOMEM;
-        data_ = more;
-        capacity = grown;
-      }
-      size_t room = capacity - length_;
-      // One byte past the limit tells "exactly maxBytes" from "more".
-      if (room > maxBytes_ + 1 - total) room = maxBytes_ + 1 - total;
-      ssize_t n = read(fd, data_ + length_, room);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        return errno;  // EISDIR for a directory, EAGAIN for a FIFO whose writer is idle
-      }
-      if (n == 0) break;
-      char* last = static_cast<char*>(memrchr(data_ + length_, '\n', static_cast<size_t>(n)));
-      length_ += static_cast<size_t>(n);
-      total += static_cast<size_t>(n);
-      if (total > maxBytes_) return EFBIG;
-      if (last != nullptr) wholeLines = static_cast<size_t>(last - data_) + 1;
-      if (length_ >= chunkBytes_ && wholeLines > 0) {
-        // Send up to the last newline; a line is never cut (nor a UTF-8 sequence in it).
-        progress.Send(data_, wholeLines);
-        memmove(data_, data_ + wholeLines, length_ - wholeLines);
-        length_ -= wholeLines;
-        wholeLines = 0;
-      }
-      if (++reads % kReadsPerYield == 0) sched_yield();
-    }
-    if (length_ > 0) progress.Send(data_, length_);
-    length_ = 0;
-    return 0;
-  }
-
-  Napi::FunctionReference onChunk_;
   std::string path_;
   size_t maxBytes_;
-  size_t chunkBytes_;
-  char* data_ = nullptr;
-  size_t length_ = 0;
-  int errno_ = 0;
-  bool failedChunk_ = false;
+  Bytes bytes_;
+  int err_ = 0;
 };
 
 Napi::Value ReadFile(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 5 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsNumber() ||
-      !info[3].IsFunction() || !info[4].IsFunction()) {
-    Napi::TypeError::New(env,
-                         "readFile(path: string, maxBytes: number, chunkBytes: number, "
-                         "onChunk: function, callback: function)")
-        .ThrowAsJavaScriptException();
+  std::string path;
+  size_t max = 0;
+  if (!ArgPath(info, 0, "readFile", &path) || !ArgSize(info, 1, "readFile", "maxBytes", 0, 1 << 30, &max))
+    return env.Undefined();
+  if (info.Length() < 3 || !info[2].IsFunction()) {
+    Napi::TypeError::New(env, "readFile: callback must be a function").ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  // A NUL byte would silently cut the path short in the kernel: refuse it.
-  if (path.empty() || path.find('\0') != std::string::npos) {
-    Napi::TypeError::New(env, "readFile: path must be a non-empty string without NUL bytes")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  double max = info[1].As<Napi::Number>().DoubleValue();
-  // 2^53: an exact integer, and far past any buffer malloc could give.
-  if (!std::isfinite(max) || max < 0 || max > 9007199254740992.0 || std::floor(max) != max) {
-    Napi::TypeError::New(env, "readFile: maxBytes must be a non-negative integer")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  double chunk = info[2].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(chunk) || chunk < 1 || chunk > 64 * 1024 * 1024 || std::floor(chunk) != chunk) {
-    Napi::TypeError::New(env, "readFile: chunkBytes must be an integer from 1 to 64 MiB")
-        .ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  auto* worker = new ReadWorker(info[3].As<Napi::Function>(), info[4].As<Napi::Function>(),
-                                std::move(path), static_cast<size_t>(max), static_cast<size_t>(chunk));
-  worker->Queue();
+  (new ReadWorker(info[2].As<Napi::Function>(), std::move(path), max))->Queue();
   return env.Undefined();
+}
+
+Napi::Value ReadFileSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path;
+  size_t max = 0;
+  if (!ArgPath(info, 0, "readFileSync", &path) ||
+      !ArgSize(info, 1, "readFileSync", "maxBytes", 0, 1 << 30, &max))
+    return env.Undefined();
+  Bytes bytes;
+  int err = ReadWholeFile(path.c_str(), max, &bytes);
+  if (err != 0) return Failure(env, "read", err);
+  return ToBuffer(env, &bytes);
 }
 
 }  // namespace
 
+Bytes::~Bytes() { free(data); }
+
+int Bytes::reserve(size_t more, size_t limit) {
+  if (more > limit || length > limit - more) return EFBIG;
+  if (length + more <= capacity) return 0;
+  size_t grown = capacity < 4096 ? 4096 : capacity;
+  while (grown < length + more) grown = grown > limit / 2 ? limit : grown * 2;
+  char* next = static_cast<char*>(realloc(data, grown));
+  if (next == nullptr) return ENOMEM;
+  data = next;
+  capacity = grown;
+  return 0;
+}
+
+Napi::Value ToBuffer(Napi::Env env, Bytes* bytes) {
+  napi_value result = nullptr;
+  if (bytes->length == 0) {
+    void* unused = nullptr;
+    if (napi_create_buffer(env, 0, &unused, &result) != napi_ok) return Napi::Value();
+    return Napi::Value(env, result);
+  }
+  // Handed over as is; a runtime that refuses external buffers (a V8 sandbox) gets a copy.
+  if (napi_create_external_buffer(env, bytes->length, bytes->data, FreeBytes, nullptr, &result) ==
+      napi_ok) {
+    bytes->data = nullptr;
+    bytes->length = bytes->capacity = 0;
+    return Napi::Value(env, result);
+  }
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+  }
+  if (napi_create_buffer_copy(env, bytes->length, bytes->data, nullptr, &result) != napi_ok)
+    return Napi::Value();
+  return Napi::Value(env, result);
+}
+
+Napi::Object Failure(Napi::Env env, const char* stage, int err) {
+  Napi::Object failure = Napi::Object::New(env);
+  failure.Set("stage", Napi::String::New(env, stage));
+  failure.Set("errno", Napi::Number::New(env, err));
+  return failure;
+}
+
+int ReadWholeFile(const char* path, size_t maxBytes, Bytes* out) {
+  // O_NONBLOCK: opening a FIFO must not wait for a writer, nor a read for its data.
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+  if (fd < 0) return errno;
+  int err = 0;
+  struct stat st;
+  // A regular file announces its size: one past the cap is refused before any read.
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && static_cast<uint64_t>(st.st_size) > maxBytes) {
+    err = EFBIG;
+  }
+  // One byte past the limit tells "exactly maxBytes" from "more".
+  const size_t limit = maxBytes + 1;
+  unsigned reads = 0;
+  while (err == 0) {
+    if (++reads % kReadsPerYield == 0) sched_yield();
+    if (out->length == out->capacity) {
+      // Doubling: O(log n) reallocations however large the table.
+      size_t more = out->capacity < kFirstRead ? kFirstRead : out->capacity;
+      if (more > limit - out->length) more = limit - out->length;
+      err = out->reserve(more, limit);
+      if (err != 0) break;
+    }
+    size_t room = out->capacity - out->length;
+    if (room > limit - out->length) room = limit - out->length;
+    ssize_t n = read(fd, out->data + out->length, room);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;  // EISDIR for a directory, EAGAIN for a FIFO whose writer is idle
+      break;
+    }
+    if (n == 0) break;
+    out->length += static_cast<size_t>(n);
+    if (out->length > maxBytes) err = EFBIG;
+  }
+  close(fd);  // read-only: whatever close says, the bytes read are what they are
+  return err;
+}
+
+bool ArgPath(const Napi::CallbackInfo& info, size_t index, const char* fn, std::string* out) {
+  Napi::Env env = info.Env();
+  if (info.Length() <= index || !info[index].IsString()) {
+    Napi::TypeError::New(env, std::string(fn) + ": path must be a string").ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = info[index].As<Napi::String>().Utf8Value();
+  // A NUL byte would silently cut the path short in the kernel: refuse it.
+  if (out->empty() || out->find('\0') != std::string::npos) {
+    Napi::TypeError::New(env, std::string(fn) + ": path must be a non-empty string without NUL bytes")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  return true;
+}
+
+bool ArgSize(const Napi::CallbackInfo& info, size_t index, const char* fn, const char* name,
+             double min, double max, size_t* out) {
+  double d = info.Length() > index && info[index].IsNumber() ? info[index].As<Napi::Number>().DoubleValue() : NAN;
+  if (!std::isfinite(d) || d < min || d > max || std::floor(d) != d) {
+    Napi::TypeError::New(info.Env(), std::string(fn) + ": " + name + " must be an integer in range")
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *out = static_cast<size_t>(d);
+  return true;
+}
+
 Napi::Function DefineReadFile(Napi::Env env) { return Napi::Function::New(env, ReadFile, "readFile"); }
+
+Napi::Function DefineReadFileSync(Napi::Env env) {
+  return Napi::Function::New(env, ReadFileSync, "readFileSync");
+}
 
 }  // namespace linx

@@ -1,7 +1,13 @@
 import { readFileSync } from "node:fs"
 import * as fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { escapeMountInfoPath, parseMountInfo } from "../src/internal/mountinfo.js"
+import {
+  escapeMountInfoPath,
+  MountInfoParser,
+  malformedTextBytes,
+  maxMalformedKept,
+  parseMountInfo,
+} from "../src/internal/mountinfo.js"
 import { MountEntry } from "../src/MountEntry.js"
 import { asFindmnt, type FindmntRow, pick } from "./support/findmnt.js"
 
@@ -162,6 +168,54 @@ describe("parseMountInfo: octal escapes", () => {
     expect(entry?.source).toBe("ü\r")
   })
 
+  it("keeps the exact bytes of a name that is not UTF-8, escaped or not", () => {
+    const bytes = Buffer.concat([
+      Buffer.from("1 0 0:1 /r\\377 /bad"),
+      Buffer.from([0xff]),
+      Buffer.from("\\040x rw - tmpfs s\\376\\040"),
+      Buffer.from([0xc3]),
+      Buffer.from(" rw\n"),
+      // Two names the strings cannot tell apart (ff vs fe): the bytes can.
+      Buffer.from("2 0 0:1 / /bad"),
+      Buffer.from([0xfe]),
+      Buffer.from("\\040x rw - tmpfs caf\\303\\251 rw\n"),
+    ])
+    const [a, b] = parseMountInfo(bytes)
+    expect(a?.mountPoint).toBe("/bad\uFFFD x")
+    expect(b?.mountPoint).toBe("/bad\uFFFD x")
+    expect(a?.mountPointBytes).toEqual(Buffer.from([...Buffer.from("/bad"), 0xff, 0x20, 0x78]))
+    expect(b?.mountPointBytes).toEqual(Buffer.from([...Buffer.from("/bad"), 0xfe, 0x20, 0x78]))
+    expect(a?.rootBytes).toEqual(Buffer.from([0x2f, 0x72, 0xff]))
+    expect(a?.sourceBytes).toEqual(Buffer.from([0x73, 0xfe, 0x20, 0xc3]))
+    expect(b?.rootBytes).toEqual(Buffer.from("/"))
+    expect(b?.source).toBe("café")
+    expect(b?.sourceBytes).toEqual(Buffer.from("café"))
+  })
+
+  it("keeps U+FFFD that the bytes really spell as a string only", () => {
+    const [entry] = parseMountInfo(Buffer.from("1 0 0:1 / /\uFFFD rw - tmpfs s rw\n"))
+    expect(entry?.mountPoint).toBe("/\uFFFD")
+    expect(entry?.mountPointBytes).toEqual(Buffer.from([0x2f, 0xef, 0xbf, 0xbd]))
+  })
+
+  it("decodes non-ASCII option strings as UTF-8, kept raw otherwise", () => {
+    const [entry] = parseMountInfo(
+      Buffer.from("1 0 0:1 / /é rw,é - overlay o rw,lowerdir=/ü\\040x\n"),
+    )
+    expect(entry?.mountOptions).toBe("rw,é")
+    expect(entry?.superOptions).toBe("rw,lowerdir=/ü\\040x")
+  })
+
+  it("decodes escape-heavy names as long as PATH_MAX, all of it", () => {
+    const name = `/${" \t\n\\".repeat(1023)}`
+    const lines = Array.from({ length: 50 }, (_, i) =>
+      line({ id: i + 1, mountPoint: escapeMountInfoPath(`${name}${i}`), source: "\\134#" }),
+    )
+    const entries = parseMountInfo(`${lines.join("\n")}\n`)
+    expect(entries).toHaveLength(50)
+    expect(entries.every((e, i) => e.mountPoint === `${name}${i}` && e.source === "\\#")).toBe(true)
+  })
+
   it("decodes a Uint8Array view at an offset", () => {
     const backing = new Uint8Array(64)
     const text = Buffer.from("1 0 0:1 / /x rw - tmpfs t rw\n")
@@ -244,6 +298,42 @@ describe("parseMountInfo: malformed and partial input", () => {
   ])("skips %s and keeps the lines around it", (_, bad) => {
     const entries = parseMountInfo(`${good}\n${bad}\n${good}\n`)
     expect(entries.map((e) => e.mountPoint)).toEqual(["/good", "/good"])
+  })
+
+  it("reports each skipped line by its 1-based number and text, blank lines aside", () => {
+    const parser = new MountInfoParser()
+    parser.feed(Buffer.from(`${good}\nnot a mount line\n\n${good}\r\n1 0 0:1 / /m rw\n${good}`))
+    expect(parser.entries.map((e) => e.mountPoint)).toEqual(["/good", "/good", "/good"])
+    expect(parser.malformed).toEqual([
+      { line: 2, text: "not a mount line" },
+      { line: 5, text: "1 0 0:1 / /m rw" },
+    ])
+    expect(parser.malformedCount).toBe(2)
+  })
+
+  it("numbers lines across pieces fed one after another", () => {
+    const parser = new MountInfoParser()
+    parser.feed(Buffer.from(`${good}\nbad one\n`))
+    parser.feed(Buffer.from(`${good}\n${good}\nbad two\n`))
+    expect(parser.malformed.map((m) => m.line)).toEqual([2, 5])
+  })
+
+  it("parses only the range it is given of a larger buffer", () => {
+    const text = Buffer.from(`garbage\n${good}\nmore garbage`)
+    const parser = new MountInfoParser()
+    parser.feed(text, 8, 8 + good.length + 1)
+    expect(parser.entries.map((e) => e.mountPoint)).toEqual(["/good"])
+    expect(parser.malformed).toEqual([])
+  })
+
+  it("caps what it keeps of malformed lines, and counts them all", () => {
+    const long = `x${"y".repeat(5000)}`
+    const parser = new MountInfoParser()
+    parser.feed(Buffer.from(`${long}\n`.repeat(maxMalformedKept + 5)))
+    expect(parser.malformed).toHaveLength(maxMalformedKept)
+    expect(parser.malformedCount).toBe(maxMalformedKept + 5)
+    expect(parser.malformed[0]?.text).toBe(long.slice(0, malformedTextBytes))
+    expect(parser.malformed.at(-1)?.line).toBe(maxMalformedKept)
   })
 
   it("returns [] for empty input", () => {
@@ -353,6 +443,26 @@ describe("parseMountInfo: properties", () => {
         expect(entry?.root).toBe(root)
         expect(entry?.mountPoint).toBe(mountPoint)
         expect(entry?.source).toBe(source)
+      }),
+      { numRuns: 2000 },
+    )
+  })
+
+  it("keeps the exact bytes of any name, UTF-8 or not", () => {
+    const name = fc.uint8Array({ minLength: 1, maxLength: 64 })
+    // What the kernel escapes in a path: space, tab, newline, backslash.
+    const escapeBytes = (bytes: Uint8Array): string =>
+      Array.from(bytes, (b) =>
+        b === 0x20 || b === 0x09 || b === 0x0a || b === 0x5c
+          ? `\\${b.toString(8).padStart(3, "0")}`
+          : String.fromCharCode(b),
+      ).join("")
+    fc.assert(
+      fc.property(name, (bytes) => {
+        const text = Buffer.from(`1 0 0:1 / ${escapeBytes(bytes)} rw - tmpfs s rw\n`, "latin1")
+        const [entry] = parseMountInfo(text)
+        expect(entry?.mountPointBytes).toEqual(Buffer.from(bytes))
+        expect(entry?.mountPoint).toBe(Buffer.from(bytes).toString("utf8"))
       }),
       { numRuns: 2000 },
     )

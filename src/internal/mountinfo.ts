@@ -21,55 +21,111 @@
  *   fstype and source, and `#` in the source too. Any `\ooo` (value ≤ 0377) in those four
  *   fields is decoded; the option strings are kept raw, as printed.
  * - Everything else, including CR, control bytes and invalid UTF-8, is passed through raw
- *   by the kernel. Bytes are decoded as UTF-8, the encoding Node's `fs` uses for path
- *   strings, so a decoded `mountPoint` can be handed straight back to `fs` or `umount`.
- *   A byte sequence that is not UTF-8 becomes U+FFFD, as in `fs.readdir`'s string results.
- *   Octal escapes of bytes ≥ 0x80 (which the kernel never writes) are decoded as bytes
- *   too, then as UTF-8 together with their neighbours.
+ *   by the kernel. The parser works on the bytes: each name's bytes (escapes decoded) are
+ *   decoded as UTF-8 once, the encoding Node's `fs` uses for path strings, so a decoded
+ *   `mountPoint` can be handed straight back to `fs` or `umount`. A byte sequence that is
+ *   not UTF-8 becomes U+FFFD, as in `fs.readdir`'s string results, and the entry keeps that
+ *   field's exact bytes (`mountPointBytes`…). Octal escapes of bytes ≥ 0x80 (which the
+ *   kernel never writes) are decoded as bytes too, then as UTF-8 with their neighbours.
  * - A line without the mountinfo shape (non-numeric ids, bad `major:minor`, an empty path,
- *   no `-` separator, too few fields) is skipped. An optional field whose tag is unknown —
- *   or whose group is not a number — is ignored and its line kept: a future kernel adding
- *   optional fields cannot break a read. A trailing CR (CRLF files) is dropped, as are blank
- *   lines; a missing final newline is fine.
+ *   no `-` separator, too few fields) is skipped, and reported: `parser.malformed` is an
+ *   `Array<{ line: number; text: string }>` of the skipped lines' 1-based numbers and first
+ *   bytes (at most 1,000 of them; `malformedCount` counts them all), so a tool can say
+ *   `file:line`. An optional field whose tag is unknown — or whose group is not a number —
+ *   is ignored and its line kept: a future kernel adding optional fields cannot break a
+ *   read. A trailing CR (CRLF files) is dropped, and blank lines are skipped silently; a
+ *   missing final newline is fine.
  *
- * The scan uses `indexOf`/`charCodeAt` over the whole text, slicing each field once: no
- * regular expression and no per-line `split`, since tables of 10,000 mounts are routine on
- * container hosts and `Mount.list` parses on the main thread.
+ * Cost, against a hostile table (an unprivileged container can make thousands of mounts
+ * whose paths are PATH_MAX long and made of escapes): every field string is built once.
+ * Each slice of whole lines becomes one Latin-1 string (one character per byte, so string
+ * positions are byte positions), scanned with `indexOf`/`charCodeAt`: no regular expression
+ * on the hot path and no per-line `split`. A field without escapes or non-ASCII bytes is a
+ * slice of that string; any other is decoded byte by byte into a scratch Buffer, then made
+ * into a string in one call — never by repeated concatenation, whose cons-string trees
+ * once took seconds and ~35× the text's size on such a table.
+ *
+ * This module imports no Effect: the command-line tool loads it and must start fast.
  */
-import { MountEntry, type Propagation } from "../MountEntry.js"
+import { Buffer, isAscii, isUtf8 } from "node:buffer"
+import { MountEntry, type MountEntryBytes, type Propagation } from "../MountEntry.js"
+
+/**
+ * A line the parser skipped: its 1-based number in the input and its text (the first
+ * {@link malformedTextBytes} bytes, decoded as UTF-8).
+ *
+ * @since 0.1.0
+ */
+export interface MalformedLine {
+  readonly line: number
+  readonly text: string
+}
+
+/** How many bytes of a malformed line `MalformedLine.text` keeps. */
+export const malformedTextBytes = 256
+/**
+ * How many malformed lines a parser keeps (`malformedCount` counts them all): a file of
+ * garbage must not cost more memory than it holds.
+ */
+export const maxMalformedKept = 1000
 
 const CR = 13
 const DASH = 45
+const BACKSLASH = 92
 
+const empty = Buffer.alloc(0)
 const noPropagation: ReadonlyArray<Propagation> = Object.freeze([])
 const unbindable: Propagation = Object.freeze({ kind: "unbindable" })
 
+// Node's own Buffer slicers: the string straight from the bytes, without `toString`'s
+// argument handling (half the cost of a short field). Present in every Node release.
+interface Slicers {
+  latin1Slice(start: number, end: number): string
+  utf8Slice(start: number, end: number): string
+}
+const fast = (b: Buffer): Slicers => b as unknown as Slicers
+
 /**
- * Parses mountinfo text (or its raw bytes, decoded as UTF-8) into entries, skipping
- * malformed lines. Never throws on any input.
+ * Parses mountinfo text (or its raw bytes; a string is taken as its UTF-8 encoding) into
+ * entries, skipping malformed lines. Never throws on any input.
  */
 export const parseMountInfo = (input: string | Uint8Array): Array<MountEntry> => {
   const parser = new MountInfoParser()
-  parser.feed(typeof input === "string" ? input : decodeMountInfo(input))
+  parser.feed(typeof input === "string" ? Buffer.from(input, "utf8") : input)
   return parser.entries
 }
 
-/** Decodes mountinfo bytes as UTF-8 (see the module note on why UTF-8). */
-export const decodeMountInfo = (bytes: Uint8Array, start = 0, end = bytes.byteLength): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8", start, end)
-
 /**
- * A parser fed text piece by piece, each piece made of whole lines (the last may lack its
- * newline), appending to `entries`. `Mount.list` feeds it the file in slices of whole
- * lines and yields to the event loop between them, so a large table never holds the loop.
+ * A parser fed bytes piece by piece, each piece made of whole lines (the last may lack its
+ * newline), appending to `entries` and, for each line it skips, to `malformed`. The table
+ * readers feed it a file in slices of whole lines and yield to the event loop between them,
+ * so a large table never holds the loop.
  */
 export class MountInfoParser {
   readonly entries: Array<MountEntry> = []
+  /** The first {@link maxMalformedKept} skipped lines, in order. */
+  readonly malformed: Array<MalformedLine> = []
+  /** How many lines were skipped in all. */
+  malformedCount = 0
+  private lineNumber = 0
+  // The piece being parsed: its bytes, where it starts in them, and its Latin-1 text
+  // (character i is byte base + i).
+  private bytes: Buffer = empty
+  private base = 0
   private text = ""
-  // Position of the next backslash at or after the field being read (text.length if
-  // none). Kept across fields so that finding escapes costs one pass over the text in all,
-  // instead of one `indexOf` to the end of the text per field.
+  private ascii = true
+  // Position of the next backslash at or after the field being read, text.length if none.
+  // Kept across fields so that finding escapes costs one pass over the text in all, instead
+  // of one `indexOf` to the end of the text per field.
   private nextEscape = -1
+  // Where escapes are decoded: grown to the longest line, dropped with the parser. The name
+  // fields of one line whose bytes are not UTF-8 stay in it, one after another, until the
+  // line's MountEntry has copied them: `scratchUsed` is where the next field goes.
+  private scratch: Buffer = Buffer.allocUnsafe(1024)
+  private scratchUsed = 0
+  // Set by `field` when the bytes of the field it decoded are not UTF-8 (valid while the
+  // line is parsed).
+  private fieldRaw: Uint8Array | undefined = undefined
   // The previous line's values: consecutive mounts mostly share their fstype, source,
   // options and propagation, and reusing the string already made spares an allocation
   // (10,000 live entries make the young-generation collections a large part of the cost).
@@ -81,28 +137,47 @@ export class MountInfoParser {
   private lastTags = ""
   private lastPropagation = noPropagation
 
-  /** Parses every line of `text`. */
-  feed(text: string): void {
+  /** Parses every line of `input[start, end)`. */
+  feed(input: Uint8Array, start = 0, end: number = input.byteLength): void {
+    const bytes = Buffer.isBuffer(input)
+      ? input
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength)
+    const text = fast(bytes).latin1Slice(start, end)
+    this.bytes = bytes
+    this.base = start
     this.text = text
+    this.ascii = isAsciiRange(bytes, start, end)
     this.nextEscape = -1
     const length = text.length
     let pos = 0
     while (pos < length) {
       let eol = text.indexOf("\n", pos)
       if (eol === -1) eol = length
-      let end = eol
-      if (end > pos && text.charCodeAt(end - 1) === CR) end--
-      if (end > pos) {
-        const entry = this.line(pos, end)
+      let stop = eol
+      if (stop > pos && text.charCodeAt(stop - 1) === CR) stop--
+      this.lineNumber++
+      if (stop > pos) {
+        const entry = this.line(pos, stop)
         if (entry !== undefined) this.entries.push(entry)
+        else this.skipped(pos, stop)
       }
       pos = eol + 1
     }
     this.text = ""
+    this.bytes = empty
+  }
+
+  private skipped(start: number, end: number): void {
+    this.malformedCount++
+    if (this.malformed.length >= maxMalformedKept) return
+    const from = this.base + start
+    const to = this.base + Math.min(end, start + malformedTextBytes)
+    this.malformed.push({ line: this.lineNumber, text: fast(this.bytes).utf8Slice(from, to) })
   }
 
   private line(start: number, end: number): MountEntry | undefined {
     const t = this.text
+    this.scratchUsed = 0
 
     // (1) mount id, (2) parent id
     const s1 = spaceBefore(t, start, end)
@@ -162,19 +237,22 @@ export class MountInfoParser {
     const s10 = spaceBefore(t, s9 + 1, end)
     if (s10 < 0) return undefined
 
-    // Fields with escapes are read in the order of the text: `field` relies on it.
+    // Fields are read in the order of the text: `field` and `plain` rely on it.
     const root = this.field(s3 + 1, s4, this.lastRoot)
+    const rootRaw = this.fieldRaw
     const mountPoint = this.field(s4 + 1, s5, "")
-    const mountOptions = same(t, s5 + 1, s6, this.lastMountOptions)
+    const mountPointRaw = this.fieldRaw
+    const mountOptions = this.plain(s5 + 1, s6, this.lastMountOptions)
     const fstype = this.field(p, s9, this.lastFstype)
     const source = this.field(s9 + 1, s10, this.lastSource)
-    const superOptions = same(t, s10 + 1, end, this.lastSuperOptions)
+    const sourceRaw = this.fieldRaw
+    const superOptions = this.plain(s10 + 1, end, this.lastSuperOptions)
     this.lastRoot = root
     this.lastMountOptions = mountOptions
     this.lastFstype = fstype
     this.lastSource = source
     this.lastSuperOptions = superOptions
-    return new MountEntry({
+    const fields = {
       mountId,
       parentId,
       major,
@@ -186,24 +264,105 @@ export class MountInfoParser {
       fstype,
       source,
       superOptions,
-    })
+    }
+    if (rootRaw === undefined && mountPointRaw === undefined && sourceRaw === undefined) {
+      return new MountEntry(fields)
+    }
+    const raw: { -readonly [K in keyof MountEntryBytes]: MountEntryBytes[K] } = {}
+    if (rootRaw !== undefined) raw.root = rootRaw
+    if (mountPointRaw !== undefined) raw.mountPoint = mountPointRaw
+    if (sourceRaw !== undefined) raw.source = sourceRaw
+    return new MountEntry(fields, raw)
+  }
+
+  /** Whether [start, end) of the text has a byte >= 0x80. */
+  private high(start: number, end: number): boolean {
+    if (this.ascii) return false
+    // Fields that reach here have no escapes and are mostly short: a scan of the field
+    // alone beats a search that may run on to the next line's non-ASCII byte.
+    const t = this.text
+    for (let i = start; i < end; i++) if (t.charCodeAt(i) > 0x7f) return true
+    return false
+  }
+
+  /** An option string, kept as printed: UTF-8 decoded; `previous` if that is equal. */
+  private plain(start: number, end: number, previous: string): string {
+    return this.high(start, end)
+      ? fast(this.bytes).utf8Slice(this.base + start, this.base + end)
+      : same(this.text, start, end, previous)
   }
 
   /**
-   * The text of [start, end), its octal escapes decoded; `previous` if that is equal.
-   * Must be called for fields in increasing position within one `feed`.
+   * A name field: the text of [start, end) with its octal escapes decoded, as UTF-8;
+   * `previous` if that is equal. Sets `fieldRaw` to the field's bytes when they are not
+   * UTF-8. Must be called for fields in increasing position within one `feed`.
    */
   private field(start: number, end: number, previous: string): string {
+    this.fieldRaw = undefined
     let bs = this.nextEscape
     if (bs < start) {
       bs = this.text.indexOf("\\", start)
       if (bs < 0) bs = this.text.length
       this.nextEscape = bs
     }
-    // Only an escape-free field may be compared with a decoded previous value.
-    return bs >= end ? same(this.text, start, end, previous) : unescapeOctal(this.text, start, end)
+    if (bs >= end) {
+      // Only a field whose text is its value may be compared with a decoded previous one.
+      if (!this.high(start, end)) return same(this.text, start, end, previous)
+      return this.utf8(this.bytes, this.base + start, this.base + end)
+    }
+    return this.unescape(this.base + start, this.base + end)
+  }
+
+  /** bytes[from, to) as UTF-8; sets `fieldRaw` (a view) when they are not UTF-8. */
+  private utf8(bytes: Buffer, from: number, to: number): string {
+    const value = fast(bytes).utf8Slice(from, to)
+    // U+FFFD in the result: either the bytes spell it or they are not UTF-8; ask which.
+    if (value.includes("\uFFFD")) {
+      const view = bytes.subarray(from, to)
+      if (!isUtf8(view)) this.fieldRaw = view
+    }
+    return value
+  }
+
+  /**
+   * Decodes every `\\ooo` (value <= 0377) in bytes[from, to) into the scratch buffer, byte by
+   * byte, then makes the string in one call; other backslashes stay as they are.
+   */
+  private unescape(from: number, to: number): string {
+    const bytes = this.bytes
+    const start = this.scratchUsed
+    if (this.scratch.length < start + to - from) {
+      // The views of this line's earlier fields keep the old buffer alive as long as needed.
+      this.scratch = Buffer.allocUnsafe(Math.max(start + to - from, this.scratch.length * 2))
+    }
+    const out = this.scratch
+    let o = start
+    let high = 0
+    for (let i = from; i < to; i++) {
+      let c = bytes[i]!
+      if (c === BACKSLASH && i + 3 < to) {
+        const a = bytes[i + 1]! - 48
+        const b = bytes[i + 2]! - 48
+        const d = bytes[i + 3]! - 48
+        // Unsigned compares: a byte below "0" wraps to a large number.
+        if (a >>> 0 <= 3 && b >>> 0 <= 7 && d >>> 0 <= 7) {
+          c = a * 64 + b * 8 + d
+          i += 3
+        }
+      }
+      out[o++] = c
+      high |= c
+    }
+    if (high < 0x80) return fast(out).latin1Slice(start, o)
+    const value = this.utf8(out, start, o)
+    if (this.fieldRaw !== undefined) this.scratchUsed = o
+    return value
   }
 }
+
+/** Whether bytes[start, end) are all ASCII. */
+const isAsciiRange = (bytes: Buffer, start: number, end: number): boolean =>
+  isAscii(start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end))
 
 /** `previous` if [start, end) spells it, else a fresh slice. */
 const same = (t: string, start: number, end: number, previous: string): string =>
@@ -271,52 +430,6 @@ const optionalField = (t: string, start: number, end: number): Propagation | und
     default:
       return undefined
   }
-}
-
-const isOctal = (c: number): boolean => c >= 48 && c <= 55
-
-/** Decodes every `\ooo` (value ≤ 0377) in [start, end); other backslashes stay as they are. */
-const unescapeOctal = (t: string, start: number, end: number): string => {
-  let out = ""
-  let chunk = start
-  let high = false
-  for (let i = t.indexOf("\\", start); i >= 0 && i + 3 < end; i = t.indexOf("\\", i + 1)) {
-    const a = t.charCodeAt(i + 1)
-    const b = t.charCodeAt(i + 2)
-    const c = t.charCodeAt(i + 3)
-    if (a > 51 || !isOctal(a) || !isOctal(b) || !isOctal(c)) continue
-    const value = (a - 48) * 64 + (b - 48) * 8 + (c - 48)
-    if (value >= 0x80) high = true
-    out += t.slice(chunk, i) + String.fromCharCode(value)
-    chunk = i + 4
-    i += 3
-  }
-  out += t.slice(chunk, end)
-  return high ? reencodeBytes(t, start, end) : out
-}
-
-/**
- * The slow path for escapes of bytes ≥ 0x80: rebuild the field's bytes (text as UTF-8,
- * escapes as the byte they name) and decode them as UTF-8 as a whole, so `\303\251` is "é".
- */
-const reencodeBytes = (t: string, start: number, end: number): string => {
-  const bytes: Array<number> = []
-  let chunk = start
-  const flush = (to: number) => {
-    if (to > chunk) for (const byte of Buffer.from(t.slice(chunk, to), "utf8")) bytes.push(byte)
-  }
-  for (let i = t.indexOf("\\", start); i >= 0 && i + 3 < end; i = t.indexOf("\\", i + 1)) {
-    const a = t.charCodeAt(i + 1)
-    const b = t.charCodeAt(i + 2)
-    const c = t.charCodeAt(i + 3)
-    if (a > 51 || !isOctal(a) || !isOctal(b) || !isOctal(c)) continue
-    flush(i)
-    bytes.push((a - 48) * 64 + (b - 48) * 8 + (c - 48))
-    chunk = i + 4
-    i += 3
-  }
-  flush(end)
-  return Buffer.from(bytes).toString("utf8")
 }
 
 const pathSpecials = /[ \t\n\\]/g

@@ -13,6 +13,29 @@ export interface NativeFailure {
   readonly errno: number
 }
 
+/** A native reader's completion: the bytes read, or what failed. */
+export type NativeDone = (failure: NativeFailure | null, bytes?: Buffer) => void
+
+/** A watch's poller on the main loop (native/watch.h). */
+export interface NativePoller {
+  arm(): NativeFailure | undefined
+  read(maxEvents: number): Buffer | NativeFailure
+  close(): void
+}
+
+/** The addon's `watch` object (native/watch.h). */
+export interface NativeWatch {
+  readonly openMountInfo: (path: string) => { readonly fd: number } | NativeFailure
+  readonly Poller: new (
+    fd: number,
+    kind: 0 | 1,
+    nsId: bigint,
+    onReady: (errno: number) => void,
+  ) => NativePoller
+  /** statx's STATX_MNT_ID_UNIQUE of what `path` names (the tests' oracle). */
+  readonly uniqueMountId: (path: string) => bigint | NativeFailure
+}
+
 export interface NativeBinding {
   /** The kernel's flag values, by their C names (`MS_BIND`, `MOUNT_ATTR_RDONLY`, …). */
   readonly constants: Readonly<Record<string, number>>
@@ -26,19 +49,29 @@ export interface NativeBinding {
   readonly runBatch: (batch: Uint8Array) => Uint8Array
   /** What the addon read from an encoded batch, as JSON (the protocol tests compare it). */
   readonly describeBatch: (batch: Uint8Array) => string
+  /** Reads a whole file (up to `maxBytes`, else EFBIG) on libuv's threadpool (native/read.h). */
+  readonly readFile: (path: string, maxBytes: number, callback: NativeDone) => void
+  /** The same, synchronously (the command line's `list`). */
+  readonly readFileSync: (path: string, maxBytes: number) => Buffer | NativeFailure
   /**
-   * Reads a whole file in one libuv threadpool job (native/read.h), handing it over in
-   * slices of whole lines as it goes (`onChunk`, in order), then `callback(null)`, or
-   * `callback({ stage: "read", errno })` (EFBIG past `maxBytes`). Throws a TypeError on bad
-   * arguments.
+   * A namespace's mounts from listmount(2) + statmount(2) (native/tables.h), on libuv's
+   * threadpool; `nsPath` null for ours.
    */
-  readonly readFile: (
-    path: string,
+  readonly listMounts: (
+    nsPath: string | null,
     maxBytes: number,
-    chunkBytes: number,
-    onChunk: (lines: Buffer) => void,
-    callback: (failure: NativeFailure | null) => void,
+    maxMounts: number,
+    callback: NativeDone,
   ) => void
+  /** The same, synchronously. */
+  readonly listMountsSync: (
+    nsPath: string | null,
+    maxBytes: number,
+    maxMounts: number,
+  ) => Buffer | NativeFailure
+  /** The record layout of `listMounts`' buffer and the constants its decoder needs. */
+  readonly tableLayout: Readonly<Record<string, number>>
+  readonly watch: NativeWatch
 }
 
 // The package root holds binding.gyp and prebuilds/; this module runs from dist/src/internal

@@ -48,7 +48,7 @@ import type { MountEntry } from "../MountEntry.js"
 import { MountError, type Stage } from "../MountError.js"
 import type { MountEvent } from "../MountEvent.js"
 import { parseMountInfo } from "./mountinfo.js"
-import { type NativeFailure, native } from "./native.js"
+import { type NativeFailure, type NativePoller, type NativeWatch, native } from "./native.js"
 
 /**
  * Which mount namespace to watch: ours, a process's, or a namespace file (nsfs). Validated
@@ -82,25 +82,7 @@ export interface WatchConfig<R = never> {
   readonly bufferSize?: number
 }
 
-/** The addon's `watch` object (native/watch.h). */
-interface NativeWatch {
-  readonly openMountInfo: (path: string) => { readonly fd: number } | NativeFailure
-  readonly Poller: new (
-    fd: number,
-    kind: 0 | 1,
-    nsId: bigint,
-    onReady: (errno: number) => void,
-  ) => NativePoller
-  readonly uniqueMountId: (path: string) => bigint | NativeFailure
-}
-
-interface NativePoller {
-  arm(): NativeFailure | undefined
-  read(maxEvents: number): Buffer | NativeFailure
-  close(): void
-}
-
-const binding = (): NativeWatch => (native() as unknown as { readonly watch: NativeWatch }).watch
+const binding = (): NativeWatch => native().watch
 
 const FANOTIFY = 0
 const MOUNTINFO = 1
