@@ -493,7 +493,12 @@ export const toAsyncIterator = <R = never>(
     >,
     { signal: setup.signal },
   )
-  const ready = pullReady.then(() => undefined)
+  // Returned before its setup finished: nothing is left to wait for, and no error (the
+  // setup's interruption is ours, not the caller's).
+  const ready = pullReady.then(
+    () => undefined,
+    (error: unknown) => (closed ? undefined : Promise.reject(error)),
+  )
   // The facade's user may never look at `ready`: no unhandled rejection from it.
   ready.catch(() => undefined)
   const done = (): IteratorResult<MountEvent, undefined> => ({ done: true, value: undefined })
