@@ -866,11 +866,19 @@ export const makeUnbindable = propagationVerb("unbindable", "makeUnbindable")
 
 // ---- scoped mounts ------------------------------------------------------------------------
 
-// Detaches a scoped mount where it was made, if the mount there is still the one made
-// (never someone else's); a namespace that is gone took its mounts with it.
-const release = (call: Call, uniqueId: bigint, mounter: Mounter["Service"]) =>
-  mounter
-    .run(
+// A scoped mount is released by path, and only if the mount there is still the one made
+// (never someone else's). One covered by another mount cannot be reached by its path; it
+// waits here, per Mounter and namespace, and is tried again each time a release in that
+// namespace succeeds: scoped mounts stacked on one point come off in any order.
+interface Scoped {
+  readonly call: Call
+  readonly uniqueId: bigint
+}
+const covered = new WeakMap<Mounter["Service"], Map<string, Array<Scoped>>>()
+
+const detach = (mounter: Mounter["Service"], { call, uniqueId }: Scoped) =>
+  Effect.map(
+    mounter.run(
       call.ns,
       [
         {
@@ -881,8 +889,36 @@ const release = (call: Call, uniqueId: bigint, mounter: Mounter["Service"]) =>
         },
       ],
       false,
-    )
-    .pipe(Effect.asVoid)
+    ),
+    (result) => result.outcomes[0],
+  )
+
+const release = Effect.fnUntraced(function* (mounter: Mounter["Service"], scoped: Scoped) {
+  const key = JSON.stringify(scoped.call.ns, (_, v) => (v instanceof Uint8Array ? [...v] : v))
+  let waiting = covered.get(mounter)
+  if (waiting === undefined) covered.set(mounter, (waiting = new Map()))
+  const outcome = yield* detach(mounter, scoped)
+  if (outcome?._tag === "Failed" && outcome.stage === "verify") {
+    // Another mount is on top of ours: it may be another scoped one, released later.
+    waiting.set(key, [...(waiting.get(key) ?? []), scoped])
+    return
+  }
+  if (outcome?._tag !== "Done") return // its namespace, or its mount point, is gone with it
+  // One off the stack: those it covered may be reachable now, the latest first.
+  for (let list = waiting.get(key) ?? []; list.length > 0; list = waiting.get(key) ?? []) {
+    let progress = false
+    for (const next of [...list].reverse()) {
+      const again = yield* detach(mounter, next)
+      if (again?._tag === "Failed" && again.stage === "verify") continue
+      waiting.set(
+        key,
+        (waiting.get(key) ?? []).filter((s) => s !== next),
+      )
+      progress = true
+    }
+    if (!progress) break
+  }
+})
 
 const scoped = Effect.fnUntraced(function* (build: () => Call) {
   const call = yield* Arguments.validated(build)
@@ -896,7 +932,7 @@ const scoped = Effect.fnUntraced(function* (build: () => Call) {
     )
   }
   const mounter = yield* Mounter
-  yield* Effect.acquireRelease(execute(call), (uniqueId) => release(call, uniqueId, mounter))
+  yield* Effect.acquireRelease(execute(call), (uniqueId) => release(mounter, { call, uniqueId }))
 })
 
 /**
