@@ -895,8 +895,8 @@ const detach = (mounter: Mounter["Service"], { call, uniqueId }: Scoped) =>
 
 const release = Effect.fnUntraced(function* (mounter: Mounter["Service"], scoped: Scoped) {
   const key = JSON.stringify(scoped.call.ns, (_, v) => (v instanceof Uint8Array ? [...v] : v))
-  let waiting = covered.get(mounter)
-  if (waiting === undefined) covered.set(mounter, (waiting = new Map()))
+  const waiting = covered.get(mounter) ?? new Map<string, Array<Scoped>>()
+  covered.set(mounter, waiting)
   const outcome = yield* detach(mounter, scoped)
   if (outcome?._tag === "Failed" && outcome.stage === "verify") {
     // Another mount is on top of ours: it may be another scoped one, released later.
