@@ -5,7 +5,7 @@
  */
 
 import { execFileSync, spawn, spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Mount, type MountEntry, Mounter } from "linx-mount"
@@ -102,6 +102,57 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     await run(Mount.umount(dst))
   })
 
+  it("a bind keeps the attributes that make its source safer, and adds the ones asked for", async () => {
+    // One tmpfs of the test's own under everything, so one recursive unmount cleans up.
+    execFileSync("mount", ["-t", "tmpfs", "keep", dir("keep")])
+    const strict = dir("keep", "strict")
+    execFileSync("mount", ["-t", "tmpfs", "-o", "nosuid,nodev,noexec", "strict", strict])
+    const readOnly = dir("keep", "readonly")
+    execFileSync("mount", ["-t", "tmpfs", "-o", "ro", "readonly", readOnly])
+    const a = dir("keep", "a")
+    const b = dir("keep", "b")
+    const c = dir("keep", "c")
+    try {
+      // Asked for ro: the source's nosuid, nodev, noexec stay.
+      await run(Mount.bind(strict, a, { flags: ["ro"] }))
+      expect((await at(a))[0]?.mountOptions.split(",")).toEqual(
+        expect.arrayContaining(["ro", "nosuid", "nodev", "noexec"]),
+      )
+      // Asked for nothing: a read-only source stays read-only.
+      await run(Mount.bind(readOnly, b))
+      expect((await at(b))[0]?.mountOptions.split(",")).toContain("ro")
+      expect(() => writeFileSync(`${b}/x`, "")).toThrow(expect.objectContaining({ code: "EROFS" }))
+      // mount(…, { flags: ["bind", …] }) is the same bind.
+      await run(Mount.mount(strict, c, "", { flags: ["bind", "nosymfollow"] }))
+      expect((await at(c))[0]?.mountOptions.split(",")).toEqual(
+        expect.arrayContaining(["rw", "nosuid", "nodev", "noexec", "nosymfollow"]),
+      )
+    } finally {
+      execFileSync("umount", ["--recursive", "--lazy", `${base}/keep`])
+    }
+  })
+
+  it('a recursive bind with ["ro"] makes every submount read-only too, the sources stay writable', async () => {
+    execFileSync("mount", ["-t", "tmpfs", "recro", dir("recro")])
+    const src = dir("recro", "src")
+    const sub = dir("recro", "src", "sub")
+    execFileSync("mount", ["-t", "tmpfs", "recro-inner", sub])
+    const dst = dir("recro", "dst")
+    try {
+      await run(Mount.bind(src, dst, { flags: ["rec", "ro"] }))
+      for (const point of [dst, `${dst}/sub`]) {
+        expect((await at(point))[0]?.mountOptions.split(",")).toContain("ro")
+        expect(() => writeFileSync(`${point}/x`, "")).toThrow(
+          expect.objectContaining({ code: "EROFS" }),
+        )
+      }
+      writeFileSync(`${sub}/x`, "")
+      writeFileSync(`${src}/x`, "")
+    } finally {
+      execFileSync("umount", ["--recursive", "--lazy", `${base}/recro`])
+    }
+  })
+
   it('propagation changes through mount("", target, "", { flags }) and the named helpers', async () => {
     const point = dir("prop")
     execFileSync("mount", ["-t", "tmpfs", "prop", point])
@@ -147,10 +198,16 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     const error = await failure(Mount.move(`${shared}/a`, `${shared}/b`))
     expect(error).toMatchObject({
       _tag: "MountError",
-      operation: "mount",
+      operation: "move_mount",
+      verb: "move",
+      path: `${shared}/b`,
+      source: `${shared}/a`,
       code: "EINVAL",
       errno: 22,
     })
+    // Refused: the mount stayed where it was.
+    expect(await at(`${shared}/a`)).toHaveLength(1)
+    expect(await at(`${shared}/b`)).toHaveLength(0)
     execFileSync("umount", ["--recursive", shared])
   })
 
@@ -268,6 +325,37 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     await run(Mount.umount(dev, { flags: ["detach"], ...inT }))
   })
 
+  it("create: true makes a directory for a directory source, and leaves what is there", async () => {
+    const src = dir("mkdir", "src")
+    writeFileSync(`${src}/inside`, "")
+    const point = `${base}/mkdir/made/here`
+    mkdirSync(`${base}/mkdir/made`)
+    await run(Mount.bind(src, point, { create: true }))
+    expect(existsSync(`${point}/inside`)).toBe(true)
+    await run(Mount.umount(point))
+    // The mount point stays, an empty directory.
+    expect(existsSync(point)).toBe(true)
+    expect(existsSync(`${point}/inside`)).toBe(false)
+    // Already there: used as it is.
+    await run(Mount.bind(src, point, { create: true }))
+    expect(await at(point)).toHaveLength(1)
+    await run(Mount.umount(point))
+  })
+
+  it("paths as bytes reach the kernel exactly: a mount point whose name is not UTF-8", async () => {
+    const src = dir("bytes", "src")
+    writeFileSync(`${src}/marker`, "")
+    const name = Buffer.concat([Buffer.from(`${base}/bytes/`), Buffer.from([0x6e, 0xff, 0xfe])])
+    mkdirSync(name)
+    await run(Mount.bind(src, name))
+    // mountinfo escapes only space, tab, newline and backslash: the bytes are there as given.
+    const raw = readFileSync("/proc/self/mountinfo")
+    expect(raw.includes(Buffer.concat([Buffer.from(" "), name, Buffer.from(" ")]))).toBe(true)
+    expect(existsSync(Buffer.concat([name, Buffer.from("/marker")]))).toBe(true)
+    await run(Mount.umount(new Uint8Array(name)))
+    expect(readFileSync("/proc/self/mountinfo").includes(name)).toBe(false)
+  })
+
   it("umount of a busy mount: EBUSY, then detach succeeds", async () => {
     const busy = dir("busy")
     execFileSync("mount", ["-t", "tmpfs", "busy", busy])
@@ -296,27 +384,122 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
       expect(error.message).toContain("/proc/4000000/ns/mnt")
     })
 
-    it('pivotRoot("/nope", "/nope/old") fails at chdir with ENOENT', async () => {
+    it('pivotRoot("/nope", "/nope/old") fails looking up /nope with ENOENT', async () => {
       const error = await failure(Mount.pivotRoot("/nope", "/nope/old"))
-      expect(error).toMatchObject({ operation: "chdir", path: "/nope", code: "ENOENT", errno: 2 })
+      expect(error).toMatchObject({
+        operation: "resolve",
+        verb: "pivotRoot",
+        path: "/nope",
+        subject: "target",
+        code: "ENOENT",
+        errno: 2,
+      })
     })
 
-    it("a missing bind source is named in the error, beside the target", async () => {
+    it("pivotRoot with a file as new root is ENOTDIR at the lookup, a file as put_old too", async () => {
+      const file = `${dir("pivotfile")}/file`
+      writeFileSync(file, "")
+      expect(await failure(Mount.pivotRoot(file, `${base}/pivotfile`))).toMatchObject({
+        operation: "resolve",
+        path: file,
+        subject: "target",
+        code: "ENOTDIR",
+      })
+      expect(await failure(Mount.pivotRoot(`${base}/pivotfile`, file))).toMatchObject({
+        operation: "resolve",
+        path: file,
+        subject: "source",
+        code: "ENOTDIR",
+      })
+    })
+
+    it("a missing bind source is the error's path (subject source), the message says so", async () => {
       const point = dir("nosource")
-      const error = await failure(Mount.bind(`${base}/no-such-source`, point))
+      const missing = `${base}/no-such-source`
+      const error = await failure(Mount.bind(missing, point, { flags: ["ro"] }))
       expect(error).toMatchObject({
-        operation: "mount",
-        path: point,
-        source: `${base}/no-such-source`,
+        _tag: "MountError",
+        operation: "resolve",
+        verb: "bind",
+        path: missing,
+        subject: "source",
+        source: missing,
+        flags: "MS_BIND|MS_RDONLY",
         code: "ENOENT",
       })
-      expect(error.message).toContain(`(source "${base}/no-such-source")`)
+      expect(error.message).toContain(JSON.stringify(missing))
+      expect(error.message).toContain("ENOENT")
+      expect(error.message).toContain("MS_BIND|MS_RDONLY")
+      // No stage name in front: the message reads as a sentence.
+      expect(error.message.startsWith("resolve")).toBe(false)
+      expect(await at(point)).toHaveLength(0)
     })
 
-    it("an unknown filesystem type is ENODEV", async () => {
+    it('the hint to pass sourceIn: "self" comes only where it helps: a bind into another namespace', async () => {
+      const t = await target(() => mountNamespaceTarget())
+      const missing = `${base}/hint-missing`
+      const there = await failure(Mount.bind(missing, "/mnt", { in: { pid: t.pid } }))
+      expect(there).toMatchObject({ operation: "resolve", subject: "source", code: "ENOENT" })
+      expect(there.message).toContain("sourceIn")
+      // In our own namespace the source was looked up where the caller meant: the hint
+      // would send them nowhere.
+      const here = await failure(Mount.bind(missing, dir("hint")))
+      expect(here).toMatchObject({ operation: "resolve", subject: "source", code: "ENOENT" })
+      expect(here.message).not.toContain("sourceIn")
+    })
+
+    it("an unknown filesystem type is ENODEV from fsopen", async () => {
       const point = dir("enodev")
       const error = await failure(Mount.mount("x", point, "no-such-fs"))
-      expect(error).toMatchObject({ operation: "mount", path: point, code: "ENODEV", errno: 19 })
+      expect(error).toMatchObject({ operation: "fsopen", path: point, code: "ENODEV", errno: 19 })
+    })
+
+    it("a filesystem option the kernel refuses carries the kernel's own words", async () => {
+      const point = dir("badoption")
+      const error = await failure(Mount.mount("x", point, "tmpfs", { data: "size=lots" }))
+      expect(error).toMatchObject({
+        operation: "fsconfig",
+        path: point,
+        source: "x",
+        code: "EINVAL",
+        detail: "tmpfs: Bad value for 'size'",
+      })
+      expect(error.message).toContain("tmpfs: Bad value for 'size'")
+      expect(await at(point)).toHaveLength(0)
+    })
+
+    it("remount of a directory that is no mount's root: fspick (or mount_setattr with bind) EINVAL", async () => {
+      const plain = dir("remount-plain")
+      expect(await failure(Mount.remount(plain, { flags: ["ro"] }))).toMatchObject({
+        operation: "fspick",
+        verb: "remount",
+        path: plain,
+        code: "EINVAL",
+      })
+      expect(await failure(Mount.remount(plain, { flags: ["bind", "ro"] }))).toMatchObject({
+        operation: "mount_setattr",
+        path: plain,
+        code: "EINVAL",
+      })
+      expect(await at(plain)).toHaveLength(0)
+    })
+
+    it("binding an unbindable mount is refused by open_tree, naming the source", async () => {
+      const unbindable = dir("unbindable")
+      execFileSync("mount", ["-t", "tmpfs", "unbindable", unbindable])
+      execFileSync("mount", ["--make-unbindable", unbindable])
+      const point = dir("unbindable-dst")
+      try {
+        expect(await failure(Mount.bind(unbindable, point))).toMatchObject({
+          operation: "open_tree",
+          path: unbindable,
+          subject: "source",
+          code: "EINVAL",
+        })
+        expect(await at(point)).toHaveLength(0)
+      } finally {
+        execFileSync("umount", [unbindable])
+      }
     })
 
     it("a namespace file that is not a mount namespace is refused at open_ns", async () => {
@@ -330,25 +513,33 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
       expect(file).toMatchObject({ operation: "open_ns", code: "EINVAL", path: plain })
     })
 
-    it("a read-only bind whose follow-up remount fails is undone (operation remount)", async () => {
+    it("a bind whose attributes the kernel refuses is never attached (mount_setattr, on the copy)", async () => {
       // In a user namespace the copied mounts have their atime flags locked, so asking for
-      // strictatime on the bind of a relatime mount makes the follow-up remount fail (EPERM)
-      // after the bind itself succeeded.
+      // strictatime on the bind of a relatime mount is refused. The attributes are set on
+      // the detached copy, before move_mount: nothing ever appears at the target.
       const t = await target(() =>
         mountNamespaceTarget(["sleep", "600"], ["--user", "--map-root-user"]),
       )
-      const src = dir("undo", "src")
-      const dst = dir("undo", "dst")
+      const src = dir("locked", "src")
+      const dst = dir("locked", "dst")
       const before = await table(t.pid)
       const error = await failure(
         Mount.bind(src, dst, { flags: ["ro", "strictatime"], in: { pid: t.pid } }),
       )
       expect(error).toMatchObject({
         _tag: "MountError",
-        operation: "remount",
+        operation: "mount_setattr",
+        verb: "bind",
         code: "EPERM",
-        path: dst,
+        path: src,
+        subject: "source",
+        flags: "MS_BIND|MS_RDONLY|MS_STRICTATIME",
       })
+      expect(await table(t.pid)).toEqual(before)
+      // What the namespace may set, it gets, at once: the same bind read-only only.
+      await run(Mount.bind(src, dst, { flags: ["ro"], in: { pid: t.pid } }))
+      expect((await at(dst, t.pid))[0]?.mountOptions.split(",")).toContain("ro")
+      await run(Mount.umount(dst, { in: { pid: t.pid } }))
       expect(await table(t.pid)).toEqual(before)
     })
 
@@ -361,7 +552,11 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
         () => Mount.bind("/tmp", "/mnt", { flags: ["detach" as never] }),
         "flags",
       ],
-      ["propagation flag on remount", () => Mount.remount("/mnt", { flags: ["private"] }), "flags"],
+      [
+        "propagation flag on remount",
+        () => Mount.remount("/mnt", { flags: ["private" as never] }),
+        "flags",
+      ],
       ["malformed in", () => Mount.bind("/tmp", "/mnt", { in: { pid: -1 } }), "in"],
       [
         "in with two keys",
@@ -384,12 +579,68 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
         () => Mount.bind("/tmp", "/mnt", { sourceIn: "host" as never }),
         "sourceIn",
       ],
+      ["data on a bind", () => Mount.bind("/tmp", "/mnt", { data: "x" } as never), "data"],
+      [
+        "data on mount with bind",
+        () => Mount.mount("/tmp", "/mnt", "", { flags: ["bind"], data: "mode=755" }),
+        "data",
+      ],
+      [
+        "two propagation types",
+        () => Mount.mount("", "/mnt", "", { flags: ["shared", "private"] }),
+        "flags",
+      ],
+      ["empty fstype for a new filesystem", () => Mount.mount("x", "/mnt", ""), "fstype"],
+      [
+        "proc into a namespace file without pidIn",
+        () => Mount.mount("proc", "/proc", "proc", { in: { path: "/proc/self/ns/mnt" } }),
+        "pidIn",
+      ],
+      [
+        "an options getter that throws",
+        () =>
+          Mount.umount("/mnt", {
+            get flags(): never {
+              throw new Error("getter")
+            },
+          }),
+        "flags",
+      ],
     ]
     it.each(invalid)("%s → InvalidArgument, nothing mounted", async (_, call, argument) => {
       const before = await table()
       const error = await failure(call())
       expect(error).toMatchObject({ _tag: "InvalidArgument", argument })
       expect(await table()).toEqual(before)
+    })
+
+    it("options are read once: a getter runs once, and what it gave is what ran", async () => {
+      const src = dir("once", "src")
+      const dst = dir("once", "dst")
+      let reads = 0
+      const options = {
+        get flags(): Array<"ro"> {
+          reads++
+          // A second read would ask for a writable bind.
+          return reads === 1 ? ["ro"] : []
+        },
+      }
+      await run(Mount.bind(src, dst, options))
+      expect(reads).toBe(1)
+      expect((await at(dst))[0]?.mountOptions.split(",")).toContain("ro")
+      await run(Mount.umount(dst))
+    })
+
+    it("an option given as undefined is an option not given, as JavaScript callers write it", async () => {
+      // `{ in: maybe }` type-checks against the published types (optional properties accept
+      // undefined unless exactOptionalPropertyTypes is on), so it must mean "not given".
+      const src = dir("undefined", "src")
+      const dst = dir("undefined", "dst")
+      const options = { flags: undefined, create: undefined, in: undefined }
+      await run(Mount.bind(src, dst, options as never))
+      expect(await at(dst)).toHaveLength(1)
+      await run(Mount.umount(dst, { flags: undefined } as never))
+      expect(await at(dst)).toHaveLength(0)
     })
   })
 })

@@ -39,7 +39,8 @@ describe("linx-mount/promises without privilege", () => {
     expect(result.status).toBe(0)
     expect(result.stdout).toContain("MountError ENOENT")
     expect(result.stdout).toContain("done")
-    // Well below piscina's 30 s idle timeout: the idle worker did not hold the loop open.
+    // The pool keeps its workers (minThreads = maxThreads: they never idle out), so a worker
+    // that held the loop open would hold the process until the 20 s timeout above.
     expect(Date.now() - started).toBeLessThan(10_000)
   })
 })
@@ -78,10 +79,30 @@ describe.skipIf(!privileged)("linx-mount/promises against the real kernel", () =
     expect(error).toBeInstanceOf(MountError)
     expect(error).toMatchObject({
       operation: "umount",
+      verb: "umount",
       code: "EINVAL",
       errno: 22,
       path: `${base}/src`,
     })
+    const lookup = await P.bind(`${base}/no-such-source`, `${base}/dst`).catch((e: unknown) => e)
+    expect(lookup).toBeInstanceOf(MountError)
+    expect(lookup).toMatchObject({
+      operation: "resolve",
+      path: `${base}/no-such-source`,
+      subject: "source",
+      code: "ENOENT",
+    })
+  })
+
+  it("takes paths as bytes, the same as the Effect API", async () => {
+    mkdirSync(`${base}/bytes-src`)
+    mkdirSync(`${base}/bytes-dst`)
+    await P.bind(Buffer.from(`${base}/bytes-src`), new TextEncoder().encode(`${base}/bytes-dst`))
+    expect((await P.list()).find((m) => m.mountPoint === `${base}/bytes-dst`)?.root).toBe(
+      "/bytes-src",
+    )
+    await P.umount(Buffer.from(`${base}/bytes-dst`))
+    expect((await P.list()).some((m) => m.mountPoint === `${base}/bytes-dst`)).toBe(false)
   })
 
   it("mounts into another process's namespace and pivots there", async () => {

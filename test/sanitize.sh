@@ -47,7 +47,7 @@ loaded=$(LINX_MOUNT_PREBUILD="$work" node -p 'require("node-gyp-build").resolve(
 
 files=("$@")
 if [ ${#files[@]} -eq 0 ]; then
-  files=(test/Mount.test.ts test/staying.test.ts test/hostile.test.ts test/faults.test.ts test/fuzz.test.ts test/leaks.test.ts test/privilege.test.ts)
+  files=(test/Mount.test.ts test/hostile.test.ts test/faults.test.ts test/fuzz.test.ts test/leaks.test.ts test/privilege.test.ts test/promises.test.ts)
 fi
 echo "==> running ${files[*]} against it"
 status=0

@@ -1,7 +1,7 @@
 /**
  * Builds the files `hostileCases` aims at on a fresh scratch tmpfs: a plain directory, a
  * regular file, a FIFO, a listening Unix socket, a symlink to a namespace of the wrong
- * type, and a live process in a mount namespace of its own.
+ * type, an unbindable mount, and a live process in a mount namespace of its own.
  */
 import { execFileSync } from "node:child_process"
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs"
@@ -28,6 +28,10 @@ export async function hostileSetup(prefix: string): Promise<HostileSetup> {
   await new Promise<void>((resolve) => server.listen(socket, resolve))
   const netLink = `${base}/net-link`
   symlinkSync("/proc/self/ns/net", netLink)
+  const unbindable = `${base}/unbindable`
+  mkdirSync(unbindable)
+  execFileSync("mount", ["-t", "tmpfs", "-o", "size=1m", "linx-unbindable", unbindable])
+  execFileSync("mount", ["--make-unbindable", unbindable])
   const target: Target = await mountNamespaceTarget()
   const pidMax = Number(readFileSync("/proc/sys/kernel/pid_max", "utf8"))
   return {
@@ -41,6 +45,7 @@ export async function hostileSetup(prefix: string): Promise<HostileSetup> {
       missing: `${base}/missing`,
       livePid: target.pid,
       noSuchPid: Math.min(pidMax + 1, 4_194_304),
+      unbindable,
     },
     dispose: async () => {
       target.kill()

@@ -1,9 +1,12 @@
 /**
  * The table of hostile calls shared by test/hostile.test.ts and test/leaks.test.ts: each
  * names a call through an API-neutral set of verbs, and what it must yield — an
- * `InvalidArgument` naming the argument, or a `MountError` with the stage and errno the
- * kernel (or the addon's checks) give. None of them may mount anything.
+ * `InvalidArgument` naming the argument, or a `MountError` with the stage, errno and (where
+ * it matters) the failing path and which argument it is (`subject`) that the kernel or the
+ * addon's checks give. None of them may mount anything: every call that could get past a
+ * bug in validation is aimed at something the kernel must refuse.
  */
+import { resolve } from "node:path"
 import * as Cause from "effect/Cause"
 import type * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
@@ -83,6 +86,10 @@ export type Expected =
       readonly operation: string
       readonly code: string
       readonly path?: string
+      /** Which of the call's arguments `path` is: `target`, `source`, `namespace`, … */
+      readonly subject?: string
+      /** The kernel's own words (fsconfig's log). */
+      readonly detail?: string
     }
 
 export interface HostileCase {
@@ -107,13 +114,23 @@ export interface Fixtures {
   readonly livePid: number
   /** A pid that cannot exist (above pid_max). */
   readonly noSuchPid: number
+  /** A tmpfs mounted under `base`, made unbindable. */
+  readonly unbindable: string
 }
 
 const IA = (argument: string): Expected => ({ _tag: "InvalidArgument", argument })
-const ME = (operation: string, code: string, path?: string): Expected =>
+const ME = (
+  operation: string,
+  code: string,
+  path?: string,
+  more: { readonly subject?: string; readonly detail?: string } = {},
+): Expected =>
   path === undefined
-    ? { _tag: "MountError", operation, code }
-    : { _tag: "MountError", operation, code, path }
+    ? { _tag: "MountError", operation, code, ...more }
+    : { _tag: "MountError", operation, code, path, ...more }
+/** A path lookup refused: stage `resolve`, `path` the argument that failed. */
+const lookup = (code: string, path: string, subject: "target" | "source" = "target") =>
+  ME("resolve", code, path, { subject })
 
 /** 4,202 bytes: over PATH_MAX (4,096 with the NUL), every component short. */
 export const overPathMax = `/${"a/".repeat(2100)}z`
@@ -244,7 +261,9 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
     ["null", null],
     ["true", true],
     ["an array", [{ pid: 1 }]],
-    ["inherited pid", Object.create({ pid: 1 })],
+    // Read once, own properties only: an inherited pid is no pid. (A pid that cannot exist,
+    // so that a call that wrongly took it would fail at open_ns and touch nothing.)
+    ["inherited pid", Object.create({ pid: f.noSuchPid })],
   ]
   badIns.forEach(([what, value], i) => {
     const verb = verbNames[i % verbNames.length]!
@@ -286,11 +305,44 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
     )
   }
   for (const [what, path, code] of notNamespaces.slice(0, 6)) {
-    add(`umount: in { path: ${what} }`, ME("open_ns", code, path), (v) =>
+    add(`umount: in { path: ${what} }`, ME("open_ns", code, path, { subject: "namespace" }), (v) =>
       v.umount("/mnt", { in: { path } }),
     )
-    add(`mount proc: in { path: ${what} }`, ME("open_ns", code, path), (v) =>
-      v.mount("proc", "/proc", "proc", { in: { path } }),
+    add(`mount proc: in { path: ${what} }, pidIn "self"`, ME("open_ns", code, path), (v) =>
+      v.mount("proc", "/linx-hostile-missing", "proc", { in: { path }, pidIn: "self" }),
+    )
+  }
+  // A proc mount shows a PID namespace; a mount namespace file names none, so with
+  // `in: { path }` the caller must say which, and what it names must be one.
+  add("mount proc: in { path } without pidIn is refused, never the host's", IA("pidIn"), (v) =>
+    v.mount("proc", "/linx-hostile-missing", "proc", { in: { path: "/proc/self/ns/mnt" } }),
+  )
+  add('mount proc: pidIn "host"', IA("pidIn"), (v) =>
+    v.mount("proc", "/linx-hostile-missing", "proc", { in: { pid: f.livePid }, pidIn: "host" }),
+  )
+  add("mount proc: pidIn { pid } (only a file names one)", IA("pidIn"), (v) =>
+    v.mount("proc", "/linx-hostile-missing", "proc", { pidIn: { pid: f.livePid } }),
+  )
+  add("mount tmpfs: pidIn on a filesystem that is not proc", IA("pidIn"), (v) =>
+    v.mount("x", f.missing, "tmpfs", { pidIn: "self" }),
+  )
+  const notPidNamespaces: ReadonlyArray<readonly [string, string, string]> = [
+    ["a regular file", f.file, "EINVAL"],
+    ["a FIFO (must not block)", f.fifo, "EINVAL"],
+    ["a socket", f.socket, "ENXIO"],
+    ["a mount namespace", "/proc/self/ns/mnt", "EINVAL"],
+    ["/proc/self/ns/net", "/proc/self/ns/net", "EINVAL"],
+    ["a missing file", f.missing, "ENOENT"],
+  ]
+  for (const [what, path, code] of notPidNamespaces) {
+    add(
+      `mount proc: pidIn { path: ${what} }`,
+      ME("open_pidns", code, path, { subject: "pidNamespace" }),
+      (v) =>
+        v.mount("proc", "/linx-hostile-missing", "proc", {
+          in: { path: "/proc/self/ns/mnt" },
+          pidIn: { path },
+        }),
     )
   }
   add("pivotRoot: in { path: a FIFO }", ME("open_ns", "EINVAL", f.fifo), (v) =>
@@ -334,7 +386,23 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
     add(`bind: NUL at ${at} of in.path`, IA("in"), (v) =>
       v.bind(f.dir, f.dir, { in: { path: nul("/proc/self/ns/mnt", at) } }),
     )
+    // The same names as bytes: a NUL would cut the path short in the kernel.
+    add(`bind: NUL at ${at} of a Buffer source`, IA("source"), (v) =>
+      v.bind(Buffer.from(nul(f.dir, at)), f.missing),
+    )
+    add(`bind: NUL at ${at} of a Buffer target`, IA("target"), (v) =>
+      v.bind(f.dir, Buffer.from(nul(f.missing, at))),
+    )
+    add(`mount bind: NUL at ${at} of a Buffer source`, IA("source"), (v) =>
+      v.mount(Buffer.from(nul(f.dir, at)), f.missing, "", { flags: ["bind"] }),
+    )
+    add(`umount: NUL at ${at} of a Uint8Array target`, IA("target"), (v) =>
+      v.umount(new TextEncoder().encode(nul(f.dir, at))),
+    )
   }
+  add("bind: NUL in a Buffer in.path", IA("in"), (v) =>
+    v.bind(f.dir, f.missing, { in: { path: Buffer.from("/proc/self/ns/\0mnt") } }),
+  )
   add("remount: NUL in target", IA("target"), (v) => v.remount(nul(f.dir, "middle")))
   add("remount: NUL in data", IA("data"), (v) => v.remount(f.dir, { data: "mode=755\0size=1" }))
   add("move: NUL in source", IA("source"), (v) => v.move(nul(f.dir, "end"), f.dir))
@@ -360,6 +428,15 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
   add("pivotRoot: empty newRoot", IA("newRoot"), (v) => v.pivotRoot("", `${f.dir}/old`))
   add("pivotRoot: empty putOld", IA("putOld"), (v) => v.pivotRoot(f.dir, ""))
   add("makeShared: empty target", IA("target"), (v) => v.makeShared(""))
+  add("bind: empty Buffer source", IA("source"), (v) => v.bind(Buffer.alloc(0), f.missing))
+  add("umount: empty Uint8Array target", IA("target"), (v) => v.umount(new Uint8Array(0)))
+  // An empty source must not become the working directory.
+  add("mount bind: empty Uint8Array source", IA("source"), (v) =>
+    v.mount(new Uint8Array(0), f.missing, "", { flags: ["bind"] }),
+  )
+  add("mount move: empty source", IA("source"), (v) =>
+    v.mount("", f.missing, "", { flags: ["move"] }),
+  )
   add("mount: relative target, foreign in", IA("target"), (v) => v.mount("x", "mnt", "tmpfs", live))
   add("bind: relative source, foreign in", IA("source"), (v) => v.bind("srv", "/mnt", live))
   add("bind: relative target, foreign in", IA("target"), (v) => v.bind("/srv", "./mnt", live))
@@ -370,59 +447,71 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
   add("umount: relative target, foreign in", IA("target"), (v) => v.umount("mnt", live))
   add("pivotRoot: relative putOld, foreign in", IA("putOld"), (v) => v.pivotRoot("/", "old", live))
   add("makeSlave: relative target, foreign in", IA("target"), (v) => v.makeSlave("mnt", live))
+  add("umount: relative target, self: resolved against cwd", lookup("ENOENT", cwdMissing), (v) =>
+    v.umount(relativeMissing),
+  )
   add(
-    "umount: relative target, self: resolved against cwd",
-    ME("umount", "ENOENT", cwdMissing),
-    (v) => v.umount(relativeMissing),
+    "makePrivate: relative Buffer target, self: resolved against cwd",
+    lookup("ENOENT", cwdMissing),
+    (v) => v.makePrivate(Buffer.from(relativeMissing)),
   )
 
   // ── paths over PATH_MAX and components over NAME_MAX ─────────────────────────────────
-  add("mount: target over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) =>
+  // Every lookup is one openat2(2) (inside the namespace's root when it is not ours), and a
+  // refusal names the argument whose lookup failed.
+  const tooLong = "ENAMETOOLONG"
+  add("mount: target over PATH_MAX", lookup(tooLong, overPathMax), (v) =>
     v.mount("x", overPathMax, "tmpfs"),
   )
-  add("mount: target component over NAME_MAX", ME("mount", "ENAMETOOLONG"), (v) =>
+  add("mount: target component over NAME_MAX", lookup(tooLong, longName), (v) =>
     v.mount("x", longName, "tmpfs"),
   )
-  add("bind: source over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) => v.bind(overPathMax, f.dir))
-  add("bind: target over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) => v.bind(f.dir, overPathMax))
-  add("bind: source component over NAME_MAX", ME("mount", "ENAMETOOLONG"), (v) =>
+  add("bind: source over PATH_MAX", lookup(tooLong, overPathMax, "source"), (v) =>
+    v.bind(overPathMax, f.dir),
+  )
+  add("bind: target over PATH_MAX", lookup(tooLong, overPathMax), (v) => v.bind(f.dir, overPathMax))
+  add("bind: source component over NAME_MAX", lookup(tooLong, longName, "source"), (v) =>
     v.bind(longName, f.dir),
   )
-  add("remount: target over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) => v.remount(overPathMax))
-  add("move: source over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) => v.move(overPathMax, f.dir))
-  add("move: target over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) => v.move(f.dir, overPathMax))
-  add("umount: target over PATH_MAX", ME("umount", "ENAMETOOLONG"), (v) => v.umount(overPathMax))
-  add("umount: relative target over PATH_MAX", ME("umount", "ENAMETOOLONG"), (v) =>
-    v.umount("a/".repeat(2100)),
+  add("remount: target over PATH_MAX", lookup(tooLong, overPathMax), (v) => v.remount(overPathMax))
+  add("move: source over PATH_MAX", lookup(tooLong, overPathMax, "source"), (v) =>
+    v.move(overPathMax, f.dir),
   )
-  add("pivotRoot: newRoot over PATH_MAX", ME("chdir", "ENAMETOOLONG"), (v) =>
+  add("move: target over PATH_MAX", lookup(tooLong, overPathMax), (v) => v.move(f.dir, overPathMax))
+  add("umount: target over PATH_MAX", lookup(tooLong, overPathMax), (v) => v.umount(overPathMax))
+  add(
+    "umount: relative target over PATH_MAX",
+    lookup(tooLong, resolve(process.cwd(), "a/".repeat(2100))),
+    (v) => v.umount("a/".repeat(2100)),
+  )
+  add("pivotRoot: newRoot over PATH_MAX", lookup(tooLong, overPathMax), (v) =>
     v.pivotRoot(overPathMax, "/old"),
   )
-  add("pivotRoot: putOld over PATH_MAX", ME("pivot_root", "ENAMETOOLONG"), (v) =>
+  add("pivotRoot: putOld over PATH_MAX", lookup(tooLong, overPathMax, "source"), (v) =>
     v.pivotRoot(f.dir, overPathMax),
   )
-  add("makePrivate: target over PATH_MAX", ME("mount", "ENAMETOOLONG"), (v) =>
+  add("makePrivate: target over PATH_MAX", lookup(tooLong, overPathMax), (v) =>
     v.makePrivate(overPathMax),
   )
-  add("bind create: target over PATH_MAX", ME("create", "ENAMETOOLONG"), (v) =>
+  add("bind create: target over PATH_MAX", ME("create", tooLong, overPathMax), (v) =>
     v.bind(f.file, overPathMax, { create: true }),
   )
-  add("umount: target over PATH_MAX, foreign in", ME("umount", "ENAMETOOLONG"), (v) =>
+  add("umount: target over PATH_MAX, foreign in", lookup(tooLong, overPathMax), (v) =>
     v.umount(overPathMax, live),
   )
-  add("bind: source over PATH_MAX, foreign in", ME("mount", "ENAMETOOLONG"), (v) =>
+  add("bind: source over PATH_MAX, foreign in", lookup(tooLong, overPathMax, "source"), (v) =>
     v.bind(overPathMax, "/mnt", live),
   )
-  add("bind create: target over PATH_MAX, foreign in", ME("create", "ENAMETOOLONG"), (v) =>
+  add("bind create: target over PATH_MAX, foreign in", ME("create", tooLong, overPathMax), (v) =>
     v.bind("/dev/null", overPathMax, { create: true, ...live }),
   )
-  // Not paths: the kernel copies fstype and a filesystem's source with a PATH_MAX limit
-  // and says EINVAL.
-  add("mount: fstype over a page", ME("mount", "EINVAL"), (v) =>
-    v.mount("x", f.dir, "t".repeat(5000)),
+  // Not paths: fsopen(2) copies the type name, fsconfig(2) a string value, each with a limit
+  // of its own, and each says EINVAL.
+  add("mount: fstype over a page", ME("fsopen", "EINVAL", f.missing), (v) =>
+    v.mount("x", f.missing, "t".repeat(5000)),
   )
-  add("mount: tmpfs source over a page", ME("mount", "EINVAL"), (v) =>
-    v.mount("s".repeat(5000), f.dir, "tmpfs"),
+  add("mount: tmpfs source over a page", ME("fsconfig", "EINVAL", f.missing), (v) =>
+    v.mount("s".repeat(5000), f.missing, "tmpfs"),
   )
 
   // ── non-string values from plain JavaScript ──────────────────────────────────────────
@@ -435,7 +524,7 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
     ["true", true],
     ["a symbol", Symbol("/mnt")],
     ["a bigint", 1n],
-    ["a Buffer", Buffer.from("/mnt")],
+    ["an ArrayBuffer", new ArrayBuffer(4)],
     ["a String object", new String("/mnt")],
     ["a function", () => "/mnt"],
     ["NaN", Number.NaN],
@@ -448,6 +537,10 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
     if (i % 4 === 0)
       add(`pivotRoot: putOld ${what}`, IA("putOld"), (v) => v.pivotRoot(f.dir, value))
   })
+  add("mount: a Buffer source for a new filesystem", IA("source"), (v) =>
+    v.mount(Buffer.from("x"), f.missing, "tmpfs"),
+  )
+  add("mount: a Buffer fstype", IA("fstype"), (v) => v.mount("x", f.missing, Buffer.from("tmpfs")))
   add("mount: data 42", IA("data"), (v) => v.mount("x", f.dir, "tmpfs", { data: 42 }))
   add("mount: data Buffer", IA("data"), (v) =>
     v.mount("x", f.dir, "tmpfs", { data: Buffer.from("size=1m") }),
@@ -479,34 +572,141 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
   add("bind: data over a page", IA("data"), (v) => v.bind(f.dir, f.dir, { data: "y".repeat(5000) }))
   add("remount: data over a page", IA("data"), (v) => v.remount(f.dir, { data: "z".repeat(4097) }))
 
+  // ── paths as bytes: accepted, and given to the kernel exactly ─────────────────────────
+  const bytes = (path: string) => Buffer.from(path)
+  add("bind: a Buffer source reaches the kernel", lookup("ENOENT", f.missing, "source"), (v) =>
+    v.bind(bytes(f.missing), f.dir),
+  )
+  add("umount: a Buffer target reaches the kernel", ME("umount", "EINVAL", f.dir), (v) =>
+    v.umount(bytes(f.dir)),
+  )
+  add("pivotRoot: a Buffer putOld reaches the kernel", ME("pivot_root", "EINVAL", f.dir), (v) =>
+    v.pivotRoot(f.dir, bytes(`${f.dir}/old`)),
+  )
+  add("makeSlave: a Uint8Array target reaches the kernel", lookup("ENOENT", f.missing), (v) =>
+    v.makeSlave(new TextEncoder().encode(f.missing)),
+  )
+  add(
+    "bind: a source that is not UTF-8, named byte for byte",
+    lookup("ENOENT", `${f.missing}\\xff\\xfe`, "source"),
+    (v) => v.bind(Buffer.concat([bytes(f.missing), Buffer.from([0xff, 0xfe])]), f.dir),
+  )
+  add("bind: a Buffer target, foreign in", lookup("ENOENT", "/linx-hostile-missing"), (v) =>
+    v.bind("/", bytes("/linx-hostile-missing"), live),
+  )
+  add("bind: a relative Buffer source, foreign in", IA("source"), (v) =>
+    v.bind(bytes("srv"), "/mnt", live),
+  )
+
+  // ── options read once, own properties only ──────────────────────────────────────────
+  add("bind: a getter that throws", IA("flags"), (v) =>
+    v.bind(f.dir, f.missing, {
+      get flags(): never {
+        throw new Error("linx-hostile getter")
+      },
+    }),
+  )
+  add("umount: a proxy whose keys throw", IA("options"), (v) =>
+    v.umount(
+      f.dir,
+      new Proxy(
+        {},
+        {
+          ownKeys: () => {
+            throw new Error("linx-hostile proxy")
+          },
+        },
+      ),
+    ),
+  )
+  // Ignored, so the call runs here (were it taken, open_ns would refuse the pid).
+  add("makePrivate: an inherited in option is none", ME("mount_setattr", "EINVAL", f.dir), (v) =>
+    v.makePrivate(f.dir, Object.create({ in: { pid: f.noSuchPid } })),
+  )
+  add(
+    "makePrivate: Object.prototype.in is ignored (relative path, so self)",
+    lookup("ENOENT", cwdMissing),
+    async (v) => {
+      const proto = Object.prototype as { in?: unknown }
+      proto.in = { pid: f.noSuchPid }
+      try {
+        await v.makePrivate(relativeMissing)
+      } finally {
+        delete proto.in
+      }
+    },
+  )
+
+  // ── combinations refused before any syscall ──────────────────────────────────────────
+  add("bind: data is not a bind option", IA("data"), (v) =>
+    v.bind(f.dir, f.missing, { data: "mode=755" }),
+  )
+  add("mount bind: data is refused (the kernel would ignore it)", IA("data"), (v) =>
+    v.mount(f.dir, f.missing, "", { flags: ["bind"], data: "mode=755" }),
+  )
+  add("mount: two propagation types", IA("flags"), (v) =>
+    v.mount("", f.dir, "", { flags: ["shared", "private"] }),
+  )
+  add("mount: a propagation type with bind", IA("flags"), (v) =>
+    v.mount(f.dir, f.missing, "", { flags: ["bind", "private"] }),
+  )
+  add("mount: an empty fstype for a new filesystem", IA("fstype"), (v) =>
+    v.mount("x", f.missing, ""),
+  )
+  add("bind: two atime modes", IA("flags"), (v) =>
+    v.bind(f.dir, f.missing, { flags: ["noatime", "strictatime"] }),
+  )
+  add("remount bind: data is refused", IA("data"), (v) =>
+    v.remount(f.dir, { flags: ["bind", "ro"], data: "size=1m" }),
+  )
+
   // ── valid calls the kernel must refuse, at the right stage ───────────────────────────
-  add("umount: missing target", ME("umount", "ENOENT", f.missing), (v) => v.umount(f.missing))
+  add("umount: missing target", lookup("ENOENT", f.missing), (v) => v.umount(f.missing))
   add("umount: not a mount point", ME("umount", "EINVAL", f.dir), (v) => v.umount(f.dir))
   add("umount: expire with detach", ME("umount", "EINVAL", f.dir), (v) =>
     v.umount(f.dir, { flags: ["expire", "detach"] }),
   )
-  add("mount: unknown filesystem type", ME("mount", "ENODEV", f.dir), (v) =>
-    v.mount("x", f.dir, "linx-no-such-fs"),
+  add("mount: unknown filesystem type", ME("fsopen", "ENODEV", f.missing), (v) =>
+    v.mount("x", f.missing, "linx-no-such-fs"),
   )
-  add("mount: missing target", ME("mount", "ENOENT", f.missing), (v) =>
-    v.mount("x", f.missing, "tmpfs"),
+  add(
+    "mount: a bad tmpfs option, in the kernel's words",
+    ME("fsconfig", "EINVAL", f.missing, { detail: "tmpfs: Bad value for 'size'" }),
+    (v) => v.mount("x", f.missing, "tmpfs", { data: "size=linx" }),
   )
-  add("mount: two propagation types", ME("mount", "EINVAL", f.dir), (v) =>
-    v.mount("", f.dir, "", { flags: ["shared", "private"] }),
+  add("mount: missing target", lookup("ENOENT", f.missing), (v) => v.mount("x", f.missing, "tmpfs"))
+  add("bind: missing source", lookup("ENOENT", f.missing, "source"), (v) =>
+    v.bind(f.missing, f.dir),
   )
-  add("bind: missing source", ME("mount", "ENOENT", f.dir), (v) => v.bind(f.missing, f.dir))
-  add("remount: not a mount point", ME("mount", "EINVAL", f.dir), (v) =>
+  add("bind: nosymfollow, missing source", lookup("ENOENT", f.missing, "source"), (v) =>
+    v.bind(f.missing, f.dir, { flags: ["nosymfollow"] }),
+  )
+  add("bind: missing target", lookup("ENOENT", f.missing), (v) => v.bind(f.dir, f.missing))
+  add(
+    "bind: an unbindable source",
+    ME("open_tree", "EINVAL", f.unbindable, { subject: "source" }),
+    (v) => v.bind(f.unbindable, f.dir),
+  )
+  add("remount bind: not a mount point", ME("mount_setattr", "EINVAL", f.dir), (v) =>
     v.remount(f.dir, { flags: ["bind", "ro"] }),
   )
-  add("move: not a mount point", ME("mount", "EINVAL", f.dir), (v) => v.move(f.dir, f.dir))
-  add("makeShared: missing target", ME("mount", "ENOENT", f.missing), (v) =>
-    v.makeShared(f.missing),
+  add("remount: not a mount point", ME("fspick", "EINVAL", f.dir), (v) =>
+    v.remount(f.dir, { flags: ["ro"] }),
   )
-  add("pivotRoot: newRoot missing", ME("chdir", "ENOENT", f.missing), (v) =>
+  add("setAttributes via make*: not a mount point", ME("mount_setattr", "EINVAL", f.dir), (v) =>
+    v.makeUnbindable(f.dir),
+  )
+  add("move: not a mount point", ME("move_mount", "EINVAL", f.dir), (v) => v.move(f.dir, f.dir))
+  add("move: missing target", lookup("ENOENT", f.missing), (v) => v.move(f.unbindable, f.missing))
+  add("makeShared: missing target", lookup("ENOENT", f.missing), (v) => v.makeShared(f.missing))
+  add("pivotRoot: newRoot missing", lookup("ENOENT", f.missing), (v) =>
     v.pivotRoot(f.missing, `${f.missing}/old`),
   )
-  add("pivotRoot: newRoot a file", ME("chdir", "ENOTDIR", f.file), (v) =>
+  add("pivotRoot: newRoot a file", lookup("ENOTDIR", f.file), (v) =>
     v.pivotRoot(f.file, `${f.file}/old`),
+  )
+  add("pivotRoot: putOld a file", lookup("ENOTDIR", f.file, "source"), (v) =>
+    v.pivotRoot(f.dir, f.file),
   )
   add("pivotRoot: newRoot not a mount point", ME("pivot_root", "EINVAL", f.dir), (v) =>
     v.pivotRoot(f.dir, `${f.dir}/old`),
@@ -517,18 +717,16 @@ export function hostileCases(f: Fixtures): Array<HostileCase> {
   add("bind create: parent is a file", ME("create", "ENOTDIR", `${f.file}/x`), (v) =>
     v.bind(f.file, `${f.file}/x`, { create: true }),
   )
-  add("umount: missing target, foreign in", ME("umount", "ENOENT", "/linx-hostile-missing"), (v) =>
+  add("umount: missing target, foreign in", lookup("ENOENT", "/linx-hostile-missing"), (v) =>
     v.umount("/linx-hostile-missing", live),
   )
   add(
     "mount proc: missing target, foreign in (vfork child)",
-    ME("mount", "ENOENT", "/linx-hostile-missing"),
+    lookup("ENOENT", "/linx-hostile-missing"),
     (v) => v.mount("proc", "/linx-hostile-missing", "proc", live),
   )
-  add(
-    "pivotRoot: foreign in, newRoot missing",
-    ME("chdir", "ENOENT", "/linx-hostile-missing"),
-    (v) => v.pivotRoot("/linx-hostile-missing", "/linx-hostile-missing/old", live),
+  add("pivotRoot: foreign in, newRoot missing", lookup("ENOENT", "/linx-hostile-missing"), (v) =>
+    v.pivotRoot("/linx-hostile-missing", "/linx-hostile-missing/old", live),
   )
   return cases
 }

@@ -1,9 +1,10 @@
 /**
- * Workloads shared by test/faults.test.ts and test/leaks.test.ts: concurrent mixed
- * operations, proc mounts into PID namespaces, heavy allocation, a signal storm.
+ * Workloads shared by test/faults.test.ts, test/fuzz.test.ts and test/leaks.test.ts:
+ * concurrent mixed operations, proc mounts into PID namespaces, heavy allocation, a signal
+ * storm, and the magic paths of the misbehaving worker (test/fixtures/faulty-worker.mjs).
  */
 import { type ChildProcess, spawn } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import type * as Effect from "effect/Effect"
 import type * as ManagedRuntime from "effect/ManagedRuntime"
 import { Mount, MountError, type Mounter } from "linx-mount"
@@ -41,9 +42,9 @@ export interface MixedPlan {
 
 /**
  * `total` concurrent operations, a third of which must fail: binds in this namespace and
- * tmpfs mounts in `targetPid`'s succeed; binds of a missing source (ENOENT), unmounts of a
- * directory that is no mount (EINVAL), an unknown filesystem (ENODEV) and a pid that cannot
- * exist (open_ns ENOENT) fail. Even operations go through the Effect API, odd ones through
+ * tmpfs mounts in `targetPid`'s succeed; binds of a missing source (its lookup: resolve
+ * ENOENT), unmounts of a directory that is no mount (EINVAL), an unknown filesystem (fsopen
+ * ENODEV) and a pid that cannot exist (open_ns ENOENT) fail. Even operations go through the Effect API, odd ones through
  * the Promise facade, all in flight at once.
  */
 export function mixedPlan(
@@ -95,7 +96,7 @@ export function mixedPlan(
         ops.push({
           effect: () => Mount.bind(`${dir}/missing`, plain),
           promise: () => Promises.bind(`${dir}/missing`, plain),
-          expected: { operation: "mount", code: "ENOENT" },
+          expected: { operation: "resolve", code: "ENOENT" },
         })
         break
       case 1:
@@ -109,7 +110,7 @@ export function mixedPlan(
         ops.push({
           effect: () => Mount.mount("x", plain, "linx-no-such-fs"),
           promise: () => Promises.mount("x", plain, "linx-no-such-fs"),
-          expected: { operation: "mount", code: "ENODEV" },
+          expected: { operation: "fsopen", code: "ENODEV" },
         })
         break
       default:
@@ -230,3 +231,52 @@ export function signalStorm(pid: number): {
       }),
   }
 }
+
+// ---- the misbehaving worker ---------------------------------------------------------------
+
+/** The module to name in LINX_MOUNT_WORKER: wraps the real worker, misbehaves on magic paths. */
+export const faultyWorker = new URL("../fixtures/faulty-worker.mjs", import.meta.url).href
+
+const hex = (bytes: Uint8Array | string) => Buffer.from(bytes).toString("hex")
+
+/** The magic targets of test/fixtures/faulty-worker.mjs (see its header). */
+export const hook = {
+  /** Runs the batch, then replies `value` (bytes as a Uint8Array) instead of its outcome. */
+  reply: (value: unknown): string =>
+    value === undefined
+      ? "/linx-test-hook/reply/u"
+      : value instanceof Uint8Array
+        ? `/linx-test-hook/reply/b${hex(value)}`
+        : `/linx-test-hook/reply/j${hex(JSON.stringify(value))}`,
+  /** Throws `value` (`{ message, code }`: an Error with that code) without running. */
+  throw: (value: unknown): string => `/linx-test-hook/throw/j${hex(JSON.stringify(value))}`,
+  /** Runs the batch, then ends the worker thread with `process.exit(code)`. */
+  exit: (code = 1): string => `/linx-test-hook/exit/${code}`,
+  /** Blocks `ms` before running the batch. */
+  stall: (ms: number): string => `/linx-test-hook/stall/${ms}`,
+  /** Runs the batch and reports its thread as retired. */
+  retire: "/linx-test-hook/retire",
+  /** Refuses the batch (ran nothing) if `marker` can be removed, else runs it. */
+  refuseOnce: (marker: string): string => {
+    writeFileSync(marker, "")
+    return `/linx-test-hook/refuse-once${marker}`
+  },
+} as const
+
+/** One task as the faulty worker logged it (LINX_FAULT_LOG). */
+export interface TaskRecord {
+  readonly threadId: number
+  readonly ops: number
+  readonly hook: string | null
+  /** The thread had reported itself retired: the batch was refused, nothing ran. */
+  readonly retired: boolean
+}
+
+/** The tasks logged so far, in the order they started. */
+export const taskLog = (file: string): Array<TaskRecord> =>
+  existsSync(file)
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter((line) => line !== "")
+        .map((line) => JSON.parse(line) as TaskRecord)
+    : []
