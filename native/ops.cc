@@ -712,13 +712,14 @@ OpOutcome unmount(Context& c, const std::string& path, uint32_t flags, uint64_t 
   Parent p;
   int e = resolveParent(c, path, follow, &p);
   if (e != 0) return failed(Stage::Resolve, e);
-  if (expected != 0) {
-    uint64_t id = 0;
-    e = p.name == "." ? mountIdOf(p.dir.fd, "", AT_EMPTY_PATH, &id)
-                      : mountIdOf(p.dir.fd, p.name.c_str(), AT_SYMLINK_NOFOLLOW, &id);
-    if (e != 0) return failed(Stage::Resolve, e);
-    if (id != expected) return failed(Stage::Verify, ESTALE);
-  }
+  // The last component looked up here too, so that a path that is not there is a lookup's
+  // failure (resolve), as for every other verb; and, for a scoped release, checked to be
+  // the mount made.
+  uint64_t id = 0;
+  e = p.name == "." ? mountIdOf(p.dir.fd, "", AT_EMPTY_PATH, &id)
+                    : mountIdOf(p.dir.fd, p.name.c_str(), AT_SYMLINK_NOFOLLOW, &id);
+  if (e != 0) return failed(Stage::Resolve, e);
+  if (expected != 0 && id != expected) return failed(Stage::Verify, ESTALE);
   e = enterProcFds(c);
   if (e != 0) return failed(Stage::Home, e);
   // The final component was resolved above (symlinks followed inside the root when asked):

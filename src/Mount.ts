@@ -224,6 +224,8 @@ type Result = Effect.Effect<void, MountError | InvalidArgument, Mounter>
 
 interface Facts {
   readonly verb: string
+  /** The call ran in another namespace than ours. */
+  readonly foreign?: boolean | undefined
   readonly target: Arguments.PathLike
   readonly source?: Arguments.PathLike | undefined
   readonly flags?: string | undefined
@@ -277,22 +279,26 @@ const fail = (facts: Facts, failed: Failed): MountError => {
     flags: facts.flags,
     detail: failed.message,
     subject: failed.subject,
+    namespace: facts.foreign ? facts.namespaceFile : undefined,
   })
 }
 
 const facts = (
   verb: string,
   ns: Namespace,
-  fields: Omit<Facts, "verb" | "namespaceFile">,
+  fields: Omit<Facts, "verb" | "namespaceFile" | "foreign">,
 ): Facts => ({
   verb,
+  foreign: ns._tag !== "Self",
   namespaceFile: namespaceFile(ns, "mnt"),
   ...fields,
 })
 
 const mountSymbols = (names: ReadonlyArray<string>) => Arguments.symbolic(names, mountFlagConstants)
 
-const SourceText = Schema.Union([Arguments.Text, Schema.Uint8Array])
+// A mount's source: a device name or path; bytes too, but never a NUL (even where the
+// kernel ignores the source, as for a propagation change).
+const SourceText = Schema.Union([Arguments.Text, Arguments.Bytes])
 
 const mountArgs = Schema.Tuple([
   SourceText,
@@ -540,7 +546,7 @@ const mountCall = (
 }
 
 const ensurePath = (value: string | Uint8Array): Arguments.PathLike =>
-  value === "" ? Arguments.invalid("source", value, "must not be empty") : value
+  Arguments.nonEmptyPath("source", value)
 
 const bindCall = (source: unknown, target: unknown, raw: unknown, forced?: Namespace): Call => {
   const [src, tgt, options] = Arguments.decode(

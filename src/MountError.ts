@@ -81,7 +81,7 @@ const hints: Partial<Record<string, string>> = {
   "open_pidns:EINVAL": "the file is not a PID namespace (nsfs) file",
   "open_userns:EINVAL": "the file is not a user namespace (nsfs) file",
   "setns:EPERM": "entering needs CAP_SYS_ADMIN in the namespace's user namespace",
-  "resolve:bind:source:ENOENT":
+  "resolve:bind:source:ENOENT:foreign":
     'the source is looked up inside the target namespace; to bind a path of this process\'s namespace, pass sourceIn: "self"',
   "open_tree:EINVAL": "the source is unbindable, or not a mount of this namespace",
   "mount_setattr:EINVAL": "not a mount point (attributes are set on a mount's root)",
@@ -126,6 +126,8 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   detail: Schema.optional(Schema.String),
   /** Which of the call's paths `path` is: its target, its source, or a namespace file. */
   subject: Schema.optional(Schema.String),
+  /** The other mount namespace the call ran in (its file), when it was not ours. */
+  namespace: Schema.optional(Schema.String),
 }) {
   /**
    * Builds a `MountError` from a stage, a path and an errno number, naming the errno as
@@ -143,6 +145,7 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
       readonly flags?: string | undefined
       readonly detail?: string | undefined
       readonly subject?: string | undefined
+      readonly namespace?: string | undefined
     } = {},
   ): MountError {
     const fields: Record<string, unknown> = { operation, path, code: errnoName(errno), errno }
@@ -153,6 +156,9 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
   override get message(): string {
     const code = this.code
     const hint =
+      (this.namespace === undefined
+        ? undefined
+        : hints[`${this.operation}:${this.verb}:${this.subject}:${code}:foreign`]) ??
       hints[`${this.operation}:${this.verb}:${this.subject}:${code}`] ??
       hints[`${this.operation}:${this.verb}:${code}`] ??
       hints[`${this.operation}:${code}`]

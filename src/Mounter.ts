@@ -136,6 +136,7 @@ const failedAll = (count: number, errno: number): RunResult => ({
 // fault tests use to wrap the real worker and misbehave on purpose.
 // What piscina's balancer is shown of each worker.
 interface PoolWorker {
+  readonly id: number
   readonly currentUsage: number
   readonly terminating: boolean
   readonly destroyed: boolean
@@ -201,10 +202,12 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
   // no minimum (none in the constructor, none to replace one that exited), and a balancer
   // that asks for a new worker (returns none) only there. Elsewhere it picks the least busy.
   let growing = false
+  // Workers whose thread could not get home: given no more tasks, ended when idle.
+  const retiring = new Set<number>()
   const balance = (_task: unknown, workers: ReadonlyArray<PoolWorker>): PoolWorker | null => {
     let best: PoolWorker | null = null
     for (const worker of workers) {
-      if (worker.terminating || worker.destroyed) continue
+      if (worker.terminating || worker.destroyed || retiring.has(worker.id)) continue
       if (worker.currentUsage === 0) return worker
       if (best === null || worker.currentUsage < best.currentUsage) best = worker
     }
@@ -315,9 +318,13 @@ const make = Effect.fnUntraced(function* (options: MounterOptions) {
     if (typeof raw === "object" && raw !== null && "retiredThread" in raw) {
       const retired = raw as Retired
       outcome = retired.outcome
-      // The worker's thread could not get home: end it, piscina starts another.
+      // The worker's thread could not get home: it gets no more tasks and is ended (its
+      // task is done); the next task that finds no worker starts another.
+      retiring.add(retired.retiredThread)
       for (const worker of pool.threads) {
-        if (worker.threadId === retired.retiredThread) void worker.terminate()
+        if (worker.threadId === retired.retiredThread) {
+          void worker.terminate().finally(() => retiring.delete(retired.retiredThread))
+        }
       }
     }
     const decoded = decodeOutcomes(outcome, task.opCount)

@@ -50,6 +50,8 @@ export const PathInput = Schema.Union([
 ])
 
 const Text = Schema.String.check(noNul)
+/** Bytes without a NUL (possibly empty). */
+const Bytes = Schema.Uint8Array.check(noNulByte)
 const Pid = Schema.Int.check(Schema.isBetween({ minimum: 1, maximum: MAX_PID }))
 
 /** `in`: `"self"`, `{ pid }` or `{ path }`. */
@@ -177,23 +179,30 @@ const describe = (value: unknown): string =>
 
 /**
  * The options object, read once: its own enumerable properties into a null-prototype
- * object, arrays among them copied (index by index, once), so that nothing read later can
- * differ from what was validated.
+ * object, and so for the objects inside it (`in: { pid }`), arrays copied index by index,
+ * once — so that nothing read later can differ from what was validated, and nothing is
+ * read through a prototype. An option given as `undefined` is an option left out.
  */
 export const snapshot = (value: unknown): Record<string, unknown> => {
-  const copy: Record<string, unknown> = Object.create(null)
-  if (value === undefined) return copy
+  if (value === undefined) return Object.create(null)
   if (!Predicate.isObject(value) || Array.isArray(value)) {
     return invalid("options", value, `must be an object, got ${describe(value)}`)
   }
+  return ownCopy(value, "", 0) as Record<string, unknown>
+}
+
+const ownCopy = (value: unknown, path: string, depth: number): unknown => {
+  if (Array.isArray(value)) return copyArray(value)
+  if (!Predicate.isObject(value) || value instanceof Uint8Array || depth > 3) return value
+  const copy: Record<string, unknown> = Object.create(null)
   let key = ""
   try {
     for (key of Object.keys(value)) {
       const field = (value as Record<string, unknown>)[key]
-      copy[key] = Array.isArray(field) ? copyArray(field) : field
+      if (field !== undefined) copy[key] = ownCopy(field, path || key, depth + 1)
     }
   } catch (error) {
-    return invalid(key || "options", undefined, `reading it threw: ${messageOf(error)}`)
+    return invalid(path || key || "options", undefined, `reading it threw: ${messageOf(error)}`)
   }
   return copy
 }
@@ -212,6 +221,16 @@ const copyArray = (array: ReadonlyArray<unknown>): Array<unknown> => {
   const copy: Array<unknown> = []
   for (let i = 0; i < length; i++) copy.push(array[i])
   return copy
+}
+
+/** A path given as bytes or text: not empty, no NUL byte (the schema's check, for a source
+ * that only a route decided was a path). */
+export const nonEmptyPath = (argument: string, value: string | Uint8Array): PathLike => {
+  if (value.length === 0) return invalid(argument, value, "must not be empty")
+  if (typeof value === "string" ? value.includes("\0") : value.includes(0)) {
+    return invalid(argument, value, "must not contain a NUL byte")
+  }
+  return value
 }
 
 const messageOf = (error: unknown): string =>
@@ -415,4 +434,4 @@ export const only = <Name extends string>(
   if (stray.length > 0) invalid("flags", flags, `${stray.map((f) => `"${f}"`).join(", ")} ${why}`)
 }
 
-export { invalid, Text }
+export { Bytes, invalid, Text }
