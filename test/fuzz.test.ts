@@ -64,8 +64,10 @@ const isText = (v: unknown): v is string => typeof v === "string" && !v.includes
 const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array && !v.includes(0)
 const isObj = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v)
+// An option given as undefined is an option left out (own keys, in objects too).
+const definedKeys = (v: Record<string, unknown>) => Object.keys(v).filter((k) => v[k] !== undefined)
 const onlyKey = (v: unknown, key: string): v is Record<string, unknown> =>
-  isObj(v) && Object.keys(v).length === 1 && Object.keys(v)[0] === key
+  isObj(v) && definedKeys(v).length === 1 && definedKeys(v)[0] === key
 type Ns = "self" | "pid" | "path"
 /** A path: text or bytes, non-empty, no NUL; absolute unless it is looked up in ours. */
 const pathOk = (v: unknown, ns: Ns): boolean =>
@@ -119,7 +121,7 @@ const optionsOf = (
   v: unknown,
   known: ReadonlyArray<string>,
 ): { readonly o: Record<string, unknown>; readonly ns: Ns } | undefined => {
-  if (v !== undefined && !(isObj(v) && Object.keys(v).every((k) => known.includes(k))))
+  if (v !== undefined && !(isObj(v) && definedKeys(v).every((k) => known.includes(k))))
     return undefined
   const o: Record<string, unknown> = v === undefined ? {} : { ...(v as object) }
   const ns = nsOf(o.in)
@@ -462,11 +464,12 @@ describe("fuzz: argument validation refuses every invalid call before dispatch",
         fc.property(counted(argsArb(v)), (args) => {
           const submitted: Array<{ ns: Namespace; ops: ReadonlyArray<Op>; rollback: boolean }> = []
           const fake = Mounter.of({
+            shutdown: Effect.void,
             run: (ns, ops, rollback) =>
               Effect.sync(() => {
                 submitted.push({ ns, ops, rollback })
                 return {
-                  outcomes: ops.map(() => ({ _tag: "Done", uniqueId: 0n }) as const),
+                  outcomes: ops.map(() => ({ _tag: "Done", uniqueId: 0n, handle: -1 }) as const),
                   undo: [],
                 }
               }),
@@ -507,6 +510,7 @@ describe("fuzz: argument validation refuses every invalid call before dispatch",
                   : "Path",
             )
             // Every path absolute; the target exactly as given, or resolved against our cwd.
+            if (op._tag === "Watch") throw new Error("a verb made a Watch op")
             const paths =
               op._tag === "PivotRoot"
                 ? [op.newRoot, op.putOld]
@@ -762,7 +766,7 @@ const addonTakes = (b: Batch): boolean => {
   }
   for (const op of b.ops) {
     const fields = op as unknown as Record<string, unknown>
-    const target = op._tag === "PivotRoot" ? op.newRoot : op.target
+    const target = op._tag === "PivotRoot" ? op.newRoot : op._tag === "Watch" ? "w" : op.target
     if (empty(target)) return false
     for (const [name, type] of opLayouts[op._tag] as ReadonlyArray<readonly [string, string]>) {
       const value = fields[name]
@@ -797,7 +801,7 @@ const mutate = (bytes: Uint8Array) =>
 
 // Outcomes as the worker writes them, and as decodeOutcomes must read them.
 type OutcomeValue =
-  | { readonly _tag: "Done"; readonly uniqueId: bigint }
+  | { readonly _tag: "Done"; readonly uniqueId: bigint; readonly handle: number }
   | {
       readonly _tag: "Failed"
       readonly stage: (typeof stages)[number]
@@ -840,6 +844,7 @@ const writeReport = (r: Report): Uint8Array => {
       .u16(failed ? subjects.indexOf(failed.subject) : 0)
       .i32(failed ? failed.errno : 0)
       .u64(o._tag === "Done" ? o.uniqueId : 0n)
+      .i32(o._tag === "Done" ? o.handle : -1)
       .bytes(failed ? failed.message : "")
   }
   w.u32(r.undo.length)
@@ -861,9 +866,11 @@ const errnoArb = fc.oneof(
   fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
 )
 const outcomeArb: fc.Arbitrary<OutcomeValue> = fc.oneof(
-  fc
-    .bigInt({ min: 0n, max: 2n ** 64n - 1n })
-    .map((uniqueId) => ({ _tag: "Done", uniqueId }) as const),
+  fc.record({
+    _tag: fc.constant("Done" as const),
+    uniqueId: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
+    handle: fc.integer({ min: -1, max: 2 ** 31 - 1 }),
+  }),
   fc.record({
     _tag: fc.constant("Failed" as const),
     stage: stageArb,
@@ -1011,7 +1018,7 @@ describe.skipIf(!privileged)("fuzz: through the addon and a real pool", () => {
     // is malformed.
     const corrupt = fc.oneof(
       fc
-        .integer({ min: 7, max: 255 })
+        .integer({ min: opKinds.length, max: 255 })
         .map((kind) => ({ what: `op kind ${kind}`, bad: new Writer().u8(kind).done() })),
       fc.constantFrom(...(["source", "target", "fstype"] as const)).map((field) => {
         const w = new Writer()
