@@ -216,7 +216,9 @@ export const encodeBatch = (batch: Batch): Uint8Array => {
     const fields = op as unknown as Record<string, unknown>
     for (const [name, type] of layout) writeField(type, fields[name])
   }
-  return scratch.slice(0, pos)
+  // A copy of exactly the bytes written: Buffer#slice would share the 64 KiB scratch, and a
+  // worker port clones a view's whole buffer.
+  return Uint8Array.prototype.slice.call(scratch, 0, pos)
 }
 
 /** A bounds-checked reader; any read past the end throws `RangeError`. */
