@@ -110,11 +110,15 @@ struct Home {
   int root = -1;
   int cwd = -1;
   int procFds = -1;  // our procfs's /proc/self/fd: the way to hand a descriptor to a path syscall
+  int proc = -1;     // our /proc (procfs, checked), through which targets are pinned
+  uint64_t procMount = 0;  // its mount's id
+  dev_t mntDev = 0;        // our mount namespace's file, to tell a target's from ours
+  ino_t mntIno = 0;
   void* stack = nullptr;
 
   ~Home() { clear(); }
   void clear() {
-    for (int* fd : {&mnt, &pid, &user, &root, &cwd, &procFds}) {
+    for (int* fd : {&mnt, &pid, &user, &root, &cwd, &procFds, &proc}) {
       if (*fd >= 0) close(*fd);
       *fd = -1;
     }
@@ -150,6 +154,7 @@ int prepareHome(Stage* stage) {
       {&home.root, "/", O_PATH | O_DIRECTORY | O_CLOEXEC, Stage::Home},
       {&home.cwd, ".", O_PATH | O_DIRECTORY | O_CLOEXEC, Stage::Home},
       {&home.procFds, "/proc/self/fd", O_PATH | O_DIRECTORY | O_CLOEXEC, Stage::Home},
+      {&home.proc, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC, Stage::OpenNs},
   };
   for (const Opening& o : openings) {
     *o.fd = retryOpen(AT_FDCWD, o.path, o.flags);
@@ -160,12 +165,17 @@ int prepareHome(Stage* stage) {
       return e;
     }
   }
-  struct statfs fs;
-  if (fstatfs(home.procFds, &fs) < 0 || static_cast<unsigned long>(fs.f_type) != PROC_SUPER_MAGIC) {
+  struct statfs fs, procFs;
+  struct stat mntStat;
+  if (fstatfs(home.procFds, &fs) < 0 || static_cast<unsigned long>(fs.f_type) != PROC_SUPER_MAGIC ||
+      fstatfs(home.proc, &procFs) < 0 || static_cast<unsigned long>(procFs.f_type) != PROC_SUPER_MAGIC ||
+      mountIdOf(home.proc, "", AT_EMPTY_PATH, &home.procMount) != 0 || fstat(home.mnt, &mntStat) < 0) {
     *stage = Stage::Home;
     home.clear();
     return EINVAL;
   }
+  home.mntDev = mntStat.st_dev;
+  home.mntIno = mntStat.st_ino;
   void* stack = mmap(nullptr, kCloneStackSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     *stage = Stage::Home;
@@ -211,33 +221,23 @@ int openNamespace(int dirfd, const char* path, int nstype) {
   return fd;
 }
 
-// /proc, /proc/<pid> and /proc/<pid>/ns must be one procfs mount: a tmpfs over
-// /proc/<pid>/ns could hold a symlink `mnt` to another process's namespace, and a bind of
-// /proc/1/ns over it names pid 1's namespaces. Refused with EINVAL.
-int checkProcNotOvermounted(int procFd, int pidDirFd, int nsDirFd) {
-  struct statfs fs;
-  if (fstatfs(procFd, &fs) < 0) return errno;
-  if (static_cast<unsigned long>(fs.f_type) != PROC_SUPER_MAGIC) return EINVAL;
-  uint64_t proc = 0, pidDir = 0, nsDir = 0;
-  int e = mountIdOf(procFd, "", AT_EMPTY_PATH, &proc);
-  if (e == 0) e = mountIdOf(pidDirFd, "", AT_EMPTY_PATH, &pidDir);
-  if (e == 0) e = mountIdOf(nsDirFd, "", AT_EMPTY_PATH, &nsDir);
-  if (e != 0) return e;
-  return pidDir == proc && nsDir == proc ? 0 : EINVAL;
-}
-
 // Pins a process: its /proc/<pid>/ns directory, through which every namespace file of the
 // request is opened, so that a pid that dies and is reused meanwhile cannot redirect it.
+// /proc (checked procfs at home), /proc/<pid> and /proc/<pid>/ns must be one procfs mount: a
+// tmpfs over /proc/<pid>/ns could hold a symlink `mnt` to another process's namespace, and a
+// bind of /proc/1/ns over it names pid 1's namespaces. Refused with EINVAL.
 int pinProcess(uint32_t pid, Fd* nsDir) {
   char name[16];
   std::snprintf(name, sizeof name, "%u", pid);
-  Fd proc(retryOpen(AT_FDCWD, "/proc", O_PATH | O_DIRECTORY | O_CLOEXEC));
-  if (proc.fd < 0) return errno;
-  Fd procDir(retryOpen(proc.fd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  Fd procDir(retryOpen(home.proc, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (procDir.fd < 0) return errno;
   nsDir->reset(retryOpen(procDir.fd, "ns", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (nsDir->fd < 0) return errno;
-  return checkProcNotOvermounted(proc.fd, procDir.fd, nsDir->fd);
+  uint64_t pidDir = 0, ns = 0;
+  int e = mountIdOf(procDir.fd, "", AT_EMPTY_PATH, &pidDir);
+  if (e == 0) e = mountIdOf(nsDir->fd, "", AT_EMPTY_PATH, &ns);
+  if (e != 0) return e;
+  return pidDir == home.procMount && ns == home.procMount ? 0 : EINVAL;
 }
 
 // The namespace a reference names, opened at home; -errno on failure, and -EBADF for None.
@@ -916,7 +916,10 @@ BatchResult runBatch(const Batch& batch) {
 
   Context c;
   // Entering our own namespace would change nothing but cost a setns: only another one.
-  if (away && mnt.fd >= 0 && !sameFile(mnt.fd, home.mnt)) {
+  struct stat target;
+  bool ours = mnt.fd >= 0 && fstat(mnt.fd, &target) == 0 && target.st_dev == home.mntDev &&
+              target.st_ino == home.mntIno;
+  if (away && mnt.fd >= 0 && !ours) {
     if (setns(mnt.fd, CLONE_NEWNS) < 0) {
       failAll(&result, Stage::Setns, errno, kNamespace);
       return result;
