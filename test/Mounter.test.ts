@@ -172,6 +172,50 @@ describe.skipIf(!privileged)("Mounter (real kernel)", () => {
     })
   })
 
+  describe("requests issued in one tick", () => {
+    it("travel as one task per namespace (seen by the worker)", async () => {
+      const log = `${dir("coalesce")}/tasks.log`
+      writeFileSync(log, "")
+      const previous = [process.env.LINX_MOUNT_WORKER, process.env.LINX_FAULT_LOG]
+      process.env.LINX_MOUNT_WORKER = new URL("./fixtures/faulty-worker.mjs", import.meta.url).href
+      process.env.LINX_FAULT_LOG = log
+      const runtime = ManagedRuntime.make(Mounter.layer({ maxThreads: 2 }))
+      const t = await target()
+      try {
+        await runtime.runPromise(Effect.void) // the layer, and its warm-up, done
+        const src = dir("coalesce", "src")
+        const points = Array.from({ length: 16 }, (_, i) => dir("coalesce", `p${i}`))
+        const before = readFileSync(log, "utf8").split("\n").filter(Boolean).length
+        await runtime.runPromise(
+          Effect.all(
+            [
+              ...points.map((p) => Mount.bind(src, p)),
+              ...points
+                .slice(0, 4)
+                .map((p) => Mount.umount(p, { in: { pid: t.pid } }).pipe(Effect.ignore)),
+            ],
+            { concurrency: "unbounded" },
+          ),
+        )
+        const tasks = readFileSync(log, "utf8")
+          .split("\n")
+          .filter(Boolean)
+          .slice(before)
+          .map((line) => JSON.parse(line) as { ops: number })
+          .filter((task) => task.ops > 0) // the warm-up's empty tasks
+        // Sixteen binds here, four unmounts there: two tasks, not twenty.
+        expect(tasks.map((task) => task.ops).sort((a, b) => a - b)).toEqual([4, 16])
+        await runtime.runPromise(Effect.forEach(points, (p) => Mount.umount(p)))
+      } finally {
+        process.env.LINX_MOUNT_WORKER = previous[0]
+        process.env.LINX_FAULT_LOG = previous[1]
+        if (previous[0] === undefined) delete process.env.LINX_MOUNT_WORKER
+        if (previous[1] === undefined) delete process.env.LINX_FAULT_LOG
+        await runtime.dispose()
+      }
+    })
+  })
+
   describe("a target that never answers", () => {
     it("stalls only its own calls: with 8 of them hung, a bind+umount here and in another target is quick", async () => {
       const runtime = ManagedRuntime.make(Mounter.layer({ maxThreads: 2 }))
