@@ -98,6 +98,11 @@ const hints: Partial<Record<string, string>> = {
     "the new root must be a mount point other than the current root's, put_old beneath it, and neither shared",
   "pivot_root:EBUSY": "the new root or put_old is already mounted on",
   "verify:ESTALE": "it was left alone",
+  "resolve:ENOSYS": "openat2(2) needs Linux 5.6",
+  "open_tree:ENOSYS": "the new mount API needs Linux 5.12 (mount_setattr)",
+  "mount_setattr:ENOSYS": "the new mount API needs Linux 5.12 (mount_setattr)",
+  "move_mount:ENOSYS": "the new mount API needs Linux 5.12 (mount_setattr)",
+  "fsopen:ENOSYS": "the new mount API needs Linux 5.12 (mount_setattr)",
   "open_ns:ENOTSUP":
     'the mountinfo fallback needs { pid } or "self": a namespace file has no mountinfo',
   "mntns_id:ENOTTY": "this kernel has no NS_GET_MNTNS_ID (before 6.11)",
