@@ -202,25 +202,6 @@ struct SignalsBlocked {
 
 // ---- namespace files -------------------------------------------------------------------
 
-// A namespace file is only trusted if it lives on nsfs and has the expected type: a tmpfs
-// mounted over /proc/<pid>/ns, a FIFO or a regular file is refused, never entered.
-// O_NONBLOCK keeps a FIFO from blocking the open forever. Returns the fd or -errno.
-int openNamespace(int dirfd, const char* path, int nstype) {
-  int fd = retryOpen(dirfd, path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) return -errno;
-  struct statfs fs;
-  if (fstatfs(fd, &fs) < 0) {
-    int e = errno;
-    close(fd);
-    return -e;
-  }
-  if (static_cast<unsigned long>(fs.f_type) != NSFS_MAGIC || ioctl(fd, NS_GET_NSTYPE) != nstype) {
-    close(fd);
-    return -EINVAL;
-  }
-  return fd;
-}
-
 // Pins a process: its /proc/<pid>/ns directory, through which every namespace file of the
 // request is opened, so that a pid that dies and is reused meanwhile cannot redirect it.
 // /proc (checked procfs at home), /proc/<pid> and /proc/<pid>/ns must be one procfs mount: a
@@ -499,16 +480,16 @@ int saveAttributes(uint64_t id, bool recursive, std::vector<SavedAttributes>* ou
     req.mountId = each;
     req.param = kStatmountMntBasic | kStatmountMntPoint;
     long r;
-    while ((r = sys::statmount(req, reinterpret_cast<Statmount*>(buf.data()), buf.size() * 8)) < 0 &&
+    while ((r = sys::statmount(req, buf.data(), buf.size() * 8)) < 0 &&
            errno == EOVERFLOW)
       buf.resize(buf.size() * 2);
     if (r < 0) return errno;
     const auto* sm = reinterpret_cast<const Statmount*>(buf.data());
     SavedAttributes saved;
     saved.id = each;
-    saved.attr = sm->mntAttr;
-    saved.propagation = sm->mntPropagation;
-    if (sm->mask & kStatmountMntPoint) saved.mountPoint = sm->str + sm->mntPoint;
+    saved.attr = sm->mnt_attr;
+    saved.propagation = sm->mnt_propagation;
+    if (sm->mask & kStatmountMntPoint) saved.mountPoint = sm->str + sm->mnt_point;
     out->push_back(std::move(saved));
   }
   return 0;

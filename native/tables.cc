@@ -15,94 +15,36 @@
 #include <string>
 
 #include "read.h"
-
-// Our own definitions, so one prebuild works whatever kernel headers it was built against.
-#if !defined(__NR_statmount) && !defined(__alpha__) && !defined(__mips__)
-#define __NR_statmount 457
-#endif
-#if !defined(__NR_listmount) && !defined(__alpha__) && !defined(__mips__)
-#define __NR_listmount 458
-#endif
+#include "syscalls.h"
 
 namespace linx {
 
 namespace {
 
-constexpr uint64_t kLsmtRoot = 0xffffffffffffffffULL;
-constexpr uint32_t kMntIdReqSizeVer1 = 32;
-
-constexpr uint64_t kSmSbBasic = 0x1;
-constexpr uint64_t kSmMntBasic = 0x2;
-constexpr uint64_t kSmMntRoot = 0x8;
-constexpr uint64_t kSmMntPoint = 0x10;
-constexpr uint64_t kSmFsType = 0x20;
-constexpr uint64_t kSmMntOpts = 0x80;
-constexpr uint64_t kSmFsSubtype = 0x100;
-constexpr uint64_t kSmSbSource = 0x200;
-constexpr uint64_t kSmSupportedMask = 0x1000;
+using sys::Statmount;
+constexpr uint64_t kSmSbBasic = sys::kStatmountSbBasic;
+constexpr uint64_t kSmMntBasic = sys::kStatmountMntBasic;
+constexpr uint64_t kSmMntRoot = sys::kStatmountMntRoot;
+constexpr uint64_t kSmMntPoint = sys::kStatmountMntPoint;
+constexpr uint64_t kSmFsType = sys::kStatmountFsType;
+constexpr uint64_t kSmMntOpts = sys::kStatmountMntOpts;
+constexpr uint64_t kSmFsSubtype = sys::kStatmountFsSubtype;
+constexpr uint64_t kSmSbSource = sys::kStatmountSbSource;
+constexpr uint64_t kSmSupportedMask = sys::kStatmountSupportedMask;
 // Never STATMOUNT_PROPAGATE_FROM (0x4): it walks the peer groups, O(peers) per mount, the
 // very cost this reader exists to avoid.
 constexpr uint64_t kWanted = kSmSbBasic | kSmMntBasic | kSmMntRoot | kSmMntPoint | kSmFsType |
                              kSmMntOpts | kSmFsSubtype | kSmSbSource;
 
-constexpr unsigned long kNsfsMagic = 0x6e736673;
-constexpr unsigned long kNsGetNstype = _IO(0xb7, 0x3);
-constexpr unsigned long kNsGetMntnsId = _IOR(0xb7, 0x5, uint64_t);
 
-constexpr uint32_t kMountAttrRdonly = 0x1, kMountAttrNosuid = 0x2, kMountAttrNodev = 0x4,
-                   kMountAttrNoexec = 0x8, kMountAttrAtime = 0x70, kMountAttrRelatime = 0x0,
-                   kMountAttrNoatime = 0x10, kMountAttrStrictatime = 0x20,
-                   kMountAttrNodiratime = 0x80, kMountAttrIdmap = 0x100000,
-                   kMountAttrNosymfollow = 0x200000;
+constexpr uint32_t kMountAttrRdonly = sys::kAttrRdonly, kMountAttrNosuid = sys::kAttrNosuid,
+                   kMountAttrNodev = sys::kAttrNodev, kMountAttrNoexec = sys::kAttrNoexec,
+                   kMountAttrAtime = sys::kAttrAtime, kMountAttrRelatime = 0x0, kMountAttrNoatime = 0x10,
+                   kMountAttrStrictatime = 0x20, kMountAttrNodiratime = sys::kAttrNodiratime,
+                   kMountAttrIdmap = sys::kAttrIdmap, kMountAttrNosymfollow = sys::kAttrNosymfollow;
 constexpr uint32_t kSbRdonly = 0x1, kSbSynchronous = 0x10, kSbMandlock = 0x40, kSbDirsync = 0x80,
                    kSbLazytime = 0x2000000;
 
-struct MntIdReq {
-  uint32_t size;
-  uint32_t spare;
-  uint64_t mnt_id;
-  uint64_t param;
-  uint64_t mnt_ns_id;
-};
-
-// struct statmount as of Linux 6.18 (include/uapi/linux/mount.h); strings follow at str,
-// which the ABI keeps at offset 512.
-struct Statmount {
-  uint32_t size;
-  uint32_t mnt_opts;
-  uint64_t mask;
-  uint32_t sb_dev_major;
-  uint32_t sb_dev_minor;
-  uint64_t sb_magic;
-  uint32_t sb_flags;
-  uint32_t fs_type;
-  uint64_t mnt_id;
-  uint64_t mnt_parent_id;
-  uint32_t mnt_id_old;
-  uint32_t mnt_parent_id_old;
-  uint64_t mnt_attr;
-  uint64_t mnt_propagation;
-  uint64_t mnt_peer_group;
-  uint64_t mnt_master;
-  uint64_t propagate_from;
-  uint32_t mnt_root;
-  uint32_t mnt_point;
-  uint64_t mnt_ns_id;
-  uint32_t fs_subtype;
-  uint32_t sb_source;
-  uint32_t opt_num;
-  uint32_t opt_array;
-  uint32_t opt_sec_num;
-  uint32_t opt_sec_array;
-  uint64_t supported_mask;
-  uint32_t mnt_uidmap_num;
-  uint32_t mnt_uidmap;
-  uint32_t mnt_gidmap_num;
-  uint32_t mnt_gidmap;
-  uint64_t spare2[43];
-  char str[];
-};
-static_assert(sizeof(Statmount) == 512, "struct statmount's strings start at 512");
 
 // Ids asked of listmount per call: 8 KiB, and ~1 ms of statmount calls between pages.
 constexpr size_t kIdsPerPage = 1024;
@@ -125,17 +67,11 @@ class Fd {
 
 // The namespace id behind an nsfs file, or an errno (the stage is open_ns).
 int OpenMountNamespace(const char* path, int* fd, uint64_t* id) {
-  *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (*fd < 0) return errno;
-  struct statfs fs;
-  if (fstatfs(*fd, &fs) != 0) return errno;
-  if (static_cast<unsigned long>(fs.f_type) != kNsfsMagic) return EINVAL;
-  int type = ioctl(*fd, kNsGetNstype);
-  if (type < 0) return errno == ENOTTY ? EINVAL : errno;
-  if (type != CLONE_NEWNS) return EINVAL;
+  *fd = sys::openNamespace(AT_FDCWD, path, CLONE_NEWNS);
+  if (*fd < 0) return -*fd;
   // ENOTTY here: an nsfs file of a kernel without NS_GET_MNTNS_ID (before 6.8), so without
   // listmount either.
-  if (ioctl(*fd, kNsGetMntnsId, id) != 0) return errno == ENOTTY ? ENOSYS : errno;
+  if (ioctl(*fd, sys::kNsGetMntnsId, id) != 0) return errno == ENOTTY ? ENOSYS : errno;
   return 0;
 }
 
@@ -238,11 +174,6 @@ int Append(Table* t, const Statmount* sm) {
 // The whole table into `out`; 0 or an errno, with *stage naming the step that failed.
 int ListMountTable(const char* nsPath, size_t maxBytes, size_t maxMounts, Bytes* out,
                    const char** stage) {
-#if !defined(__NR_statmount) || !defined(__NR_listmount)
-  (void)nsPath, (void)maxBytes, (void)maxMounts, (void)out;
-  *stage = "read";
-  return ENOSYS;
-#else
   uint64_t nsId = 0;
   int rawFd = -1;
   *stage = "open_ns";
@@ -265,8 +196,11 @@ int ListMountTable(const char* nsPath, size_t maxBytes, size_t maxMounts, Bytes*
   size_t seen = 0;
   uint64_t last = 0;
   for (;;) {
-    MntIdReq req = {kMntIdReqSizeVer1, 0, kLsmtRoot, last, nsId};
-    long n = syscall(__NR_listmount, &req, ids, kIdsPerPage, 0);
+    sys::MountIdRequest req;
+    req.mountId = sys::kListmountRoot;
+    req.param = last;
+    req.mountNsId = nsId;
+    long n = sys::listmount(req, ids, kIdsPerPage);
     if (n < 0) {
       if (errno == EINTR) continue;
       err = errno;
@@ -280,8 +214,11 @@ int ListMountTable(const char* nsPath, size_t maxBytes, size_t maxMounts, Bytes*
     for (long i = 0; i < n && err == 0; i++) {
       uint64_t mask = checked ? kWanted : kWanted | kSmSupportedMask;
       for (;;) {
-        MntIdReq one = {kMntIdReqSizeVer1, 0, ids[i], mask, nsId};
-        if (syscall(__NR_statmount, &one, sm, smBytes, 0) == 0) break;
+        sys::MountIdRequest one;
+        one.mountId = ids[i];
+        one.param = mask;
+        one.mountNsId = nsId;
+        if (sys::statmount(one, sm, smBytes) == 0) break;
         if (errno == EINTR) continue;
         if (errno == EOVERFLOW && smBytes < maxBytes + sizeof(Statmount)) {
           size_t grown = smBytes * 2;
@@ -324,7 +261,6 @@ int ListMountTable(const char* nsPath, size_t maxBytes, size_t maxMounts, Bytes*
   free(ids);
   free(sm);
   return err;
-#endif
 }
 
 class ListWorker : public Napi::AsyncWorker {

@@ -8,6 +8,8 @@
 // mountinfo fallback.
 #include "watch.h"
 
+#include "syscalls.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/fanotify.h>
@@ -38,13 +40,6 @@
 #ifndef FAN_EVENT_INFO_TYPE_MNT
 #define FAN_EVENT_INFO_TYPE_MNT 7
 #endif
-#ifndef NS_GET_MNTNS_ID
-#define NS_GET_MNTNS_ID _IOR(0xb7, 0x5, uint64_t)
-#endif
-// One number on every architecture but alpha (new syscalls share the generic table).
-#ifndef __NR_statmount
-#define __NR_statmount 457
-#endif
 #ifndef STATX_MNT_ID_UNIQUE
 #define STATX_MNT_ID_UNIQUE 0x00004000U
 #endif
@@ -59,20 +54,6 @@ struct MntInfo {
   uint64_t mnt_id;  // at offset 8: the header is 4 bytes, the id 8-aligned
 };
 
-// include/uapi/linux/mount.h: the request, and the fixed part of the reply up to the fields
-// read here (offsets fixed by the ABI; the strings start at byte 512, `str`).
-struct MntIdReq {
-  uint32_t size;
-  uint32_t spare;
-  uint64_t mnt_id;
-  uint64_t param;
-  uint64_t mnt_ns_id;
-};
-constexpr uint32_t kMntIdReqSizeVer1 = 32;
-constexpr uint64_t kStatmountMntPoint = 0x10;
-constexpr size_t kStatmountMaskOffset = 8;
-constexpr size_t kStatmountMntPointOffset = 108;
-constexpr size_t kStatmountStrOffset = 512;
 
 // The record handed to JavaScript per event, little-endian whatever the host:
 //   u8 kind (1 attach, 2 detach, 3 move, 4 overflow), 3 zero bytes,
@@ -129,7 +110,7 @@ bool pathArgument(const Napi::CallbackInfo& info, const char* what, std::string*
 
 WatchFailure openMountWatch(int nsFd, int* fd, uint64_t* nsId) {
   uint64_t id = 0;
-  if (ioctl(nsFd, NS_GET_MNTNS_ID, &id) < 0) return {Stage::MntnsId, errno};
+  if (ioctl(nsFd, sys::kNsGetMntnsId, &id) < 0) return {Stage::MntnsId, errno};
   int group = fanotify_init(FAN_CLASS_NOTIF | FAN_REPORT_MNT | FAN_CLOEXEC | FAN_NONBLOCK, O_RDONLY | O_CLOEXEC);
   if (group < 0) return {Stage::FanotifyInit, errno};
   if (fanotify_mark(group, FAN_MARK_ADD | FAN_MARK_MNTNS, FAN_MNT_ATTACH | FAN_MNT_DETACH, nsFd, nullptr) < 0) {
@@ -392,29 +373,25 @@ class Poller : public Napi::ObjectWrap<Poller> {
   // when the kernel cannot tell (the mount has left the namespace: ENOENT).
   bool mountPoint(uint64_t id, const char** point, size_t* length) {
     if (statmount_.size() < kStatmountInitial) statmount_.resize(kStatmountInitial);
-    MntIdReq req{};
-    req.size = kMntIdReqSizeVer1;
-    req.mnt_id = id;
-    req.param = kStatmountMntPoint;
-    req.mnt_ns_id = nsId_;
+    sys::MountIdRequest req;
+    req.mountId = id;
+    req.param = sys::kStatmountMntPoint;
+    req.mountNsId = nsId_;
     for (;;) {
-      long r = syscall(__NR_statmount, &req, statmount_.data(), statmount_.size(), 0);
+      long r = sys::statmount(req, statmount_.data(), statmount_.size());
       if (r == 0) break;
       if (errno == EINTR) continue;
       if (errno != EOVERFLOW || statmount_.size() >= kStatmountMax) return false;
       statmount_.resize(statmount_.size() * 2);
     }
-    const char* sm = statmount_.data();
-    uint32_t size;
-    uint64_t mask;
-    uint32_t offset;
-    std::memcpy(&size, sm, sizeof size);
-    std::memcpy(&mask, sm + kStatmountMaskOffset, sizeof mask);
-    std::memcpy(&offset, sm + kStatmountMntPointOffset, sizeof offset);
-    if (!(mask & kStatmountMntPoint) || size > statmount_.size() || size <= kStatmountStrOffset) return false;
-    size_t strBytes = size - kStatmountStrOffset;
+    const auto* sm = reinterpret_cast<const sys::Statmount*>(statmount_.data());
+    uint32_t size = sm->size;
+    uint32_t offset = sm->mnt_point;
+    if (!(sm->mask & sys::kStatmountMntPoint) || size > statmount_.size() || size <= sizeof(sys::Statmount))
+      return false;
+    size_t strBytes = size - sizeof(sys::Statmount);
     if (offset >= strBytes) return false;
-    const char* s = sm + kStatmountStrOffset + offset;
+    const char* s = sm->str + offset;
     const void* nul = std::memchr(s, '\0', strBytes - offset);
     if (nul == nullptr) return false;
     *length = static_cast<size_t>(static_cast<const char*>(nul) - s);

@@ -102,7 +102,7 @@ export const atimeAttributes: ReadonlyArray<Attribute> = ["relatime", "noatime",
  * @since 0.1.0
  * @category flags
  */
-export const perMountFlags: ReadonlyArray<MountFlag & Attribute> = [
+export const perMountFlags = [
   "ro",
   "nosuid",
   "nodev",
@@ -112,7 +112,7 @@ export const perMountFlags: ReadonlyArray<MountFlag & Attribute> = [
   "relatime",
   "strictatime",
   "nosymfollow",
-]
+] as const satisfies ReadonlyArray<MountFlag & Attribute>
 
 /**
  * The mount flags that are superblock flags, and the fsconfig(2) flag each becomes on a new

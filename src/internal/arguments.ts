@@ -20,6 +20,7 @@ import {
   attributeConstants,
   type MountFlag,
   mountFlagConstants,
+  perMountFlags,
   type UmountFlag,
   umountFlagConstants,
 } from "../../protocol/Flags.js"
@@ -91,15 +92,7 @@ export const bindFlagNames = [
   "bind",
   "rec",
   "silent",
-  "ro",
-  "nosuid",
-  "nodev",
-  "noexec",
-  "noatime",
-  "nodiratime",
-  "relatime",
-  "strictatime",
-  "nosymfollow",
+  ...perMountFlags,
 ] as const satisfies ReadonlyArray<MountFlag>
 
 /** The flags a remount takes (MS_REMOUNT's own, mount(2)'s meaning). */
@@ -111,15 +104,7 @@ export const remountFlagNames = [
   "mandlock",
   "dirsync",
   "lazytime",
-  "ro",
-  "nosuid",
-  "nodev",
-  "noexec",
-  "noatime",
-  "nodiratime",
-  "relatime",
-  "strictatime",
-  "nosymfollow",
+  ...perMountFlags,
 ] as const satisfies ReadonlyArray<MountFlag>
 
 const optional = Schema.optionalKey
