@@ -5,10 +5,11 @@
  *
  * `--poll` prints what findmnt prints: one line per change, ACTION (`mount`, `umount`,
  * `move`) then the columns asked for (TARGET SOURCE FSTYPE OPTIONS by default; OLD-TARGET
- * and OLD-OPTIONS too), the header once, a blank line after each batch, columns aligned per
- * batch. A change's mount is read from the table when its event arrives (the old one, for
- * an unmount or a move, from the table as it was). Unlike findmnt it reports no `remount`:
- * mount events carry none (findmnt diffs the whole table on each change).
+ * and OLD-OPTIONS too), the header once, columns aligned per batch; with `-J`, one JSON
+ * document in findmnt's schema per batch (findmnt 2.38 aborts there). A change's mount is
+ * read from the table when its event arrives (the old one, for an unmount or a move, from
+ * the table as it was). Unlike findmnt it reports no `remount`: mount events carry none
+ * (findmnt diffs the whole table on each change).
  *
  * `watch` prints each `MountEvent` as it comes: `KIND UNIQUE-ID MOUNTPOINT`, or one JSON
  * object per line with `--json`.
@@ -24,7 +25,7 @@ import { type Arg, getopt, type OptionSpec, UsageError } from "./args.js"
 import { type CellOptions, type Column, cellOf } from "./columns.js"
 import { errorText, type Matcher, type View } from "./list.js"
 import { targetMatch } from "./match.js"
-import { type Format, type Line, render, renderObjects } from "./table.js"
+import { type Format, type Line, render } from "./table.js"
 import { humanCell, jsonString } from "./text.js"
 
 type Out = NodeJS.WritableStream
@@ -173,13 +174,9 @@ export async function poll(req: PollRequest): Promise<number> {
         shell: req.shell,
         treeColumn: -1,
       }
-      // findmnt ends each batch with a newline: the table's last line, or a blank line
-      // after JSON's objects.
-      req.out.write(
-        req.format === "json"
-          ? `${renderObjects(req.columns, [line], options)}\n`
-          : render(req.columns, [line], options),
-      )
+      // With -J each batch is one JSON document in findmnt's schema (findmnt 2.38 itself
+      // aborts there: libsmartcols asserts on the objects it writes without a document).
+      req.out.write(render(req.columns, [line], options))
       if (req.firstOnly) return 0
     }
   } catch (error) {

@@ -228,24 +228,6 @@ const jsonValues = (
   })
 }
 
-/**
- * Lines as bare JSON objects, one after another: what findmnt `--poll -J` prints for each
- * batch of changes (libsmartcols' print_range, without the document around them).
- */
-export const renderObjects = (
-  columns: ReadonlyArray<Column>,
-  lines: ReadonlyArray<Line>,
-  options: PrintOptions,
-): string => {
-  const w = new JsonWriter()
-  for (const line of lines) {
-    w.open(undefined, "object")
-    jsonValues(w, columns, line, options)
-    w.close("object")
-  }
-  return w.text()
-}
-
 const renderJson = (
   columns: ReadonlyArray<Column>,
   roots: ReadonlyArray<Line>,
