@@ -53,8 +53,11 @@ export interface PollRequest {
 // Unique mount ids start at 2^31; the mountinfo fallback reports mountinfo's own ids.
 const UNIQUE_BASE = 2n ** 31n
 
-const keyOf = (e: MountEntry): string =>
-  e.uniqueId !== undefined ? `u${e.uniqueId}` : `m${e.mountId}`
+// An entry is found by either id: fanotify reports unique ids, the fallback mountinfo's.
+const keysOf = (e: MountEntry): Array<string> =>
+  e.uniqueId !== undefined ? [`u${e.uniqueId}`, `m${e.mountId}`] : [`m${e.mountId}`]
+const index = (entries: ReadonlyArray<MountEntry>): Map<string, MountEntry> =>
+  new Map(entries.flatMap((e) => keysOf(e).map((k): [string, MountEntry] => [k, e])))
 const eventKey = (event: MountEvent): string =>
   event.uniqueId >= UNIQUE_BASE ? `u${event.uniqueId}` : `m${event.uniqueId}`
 
@@ -109,7 +112,7 @@ export async function poll(req: PollRequest): Promise<number> {
     req.err.write(`${req.name}: ${initial}\n`)
     return 1
   }
-  let previous = new Map(initial.map((e) => [keyOf(e), e]))
+  let previous = index(initial)
   const { watch, close } = await import("../../promises.js")
   const iterator = watch({ in: watchTarget(req.target) })
   let printedHeader = false
@@ -138,7 +141,7 @@ export async function poll(req: PollRequest): Promise<number> {
       const key = eventKey(event)
       const old = previous.get(key)
       let current: MountEntry | undefined
-      let entries: ReadonlyArray<MountEntry> = [...previous.values()]
+      let entries: ReadonlyArray<MountEntry> = [...new Set(previous.values())]
       if (event.kind !== "detach") {
         const table = read()
         if (typeof table === "string") {
@@ -146,10 +149,10 @@ export async function poll(req: PollRequest): Promise<number> {
           return 1
         }
         entries = table
-        current = table.find((e) => keyOf(e) === key)
-        previous = new Map(table.map((e) => [keyOf(e), e]))
+        previous = index(table)
+        current = previous.get(key)
       } else {
-        previous.delete(key)
+        if (old !== undefined) for (const k of keysOf(old)) previous.delete(k)
       }
       const shown = current ?? old
       if (shown === undefined || !wanted(action)) continue
