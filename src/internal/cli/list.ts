@@ -266,7 +266,9 @@ interface Request {
   readonly fstype: string | undefined
   readonly options: string | undefined
   readonly device: { readonly major: number; readonly minor: number } | undefined
+  /** -S or the first operand (unless MAJ:MIN): a source to match. */
   source: Buffer | undefined
+  /** -T, -M or the second operand: a mount point to match (its exact bytes). */
   path: Buffer | undefined
   /** -M: the target must be a mount point (no -T walk up to the containing mount). */
   readonly strictTarget: boolean
