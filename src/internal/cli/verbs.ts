@@ -710,8 +710,9 @@ const namespaceHelp = ` -N, --namespace <ns>   work in another mount namespace: 
  -V, --version          display version`
 
 const exitHelp = `
-Exit status: 0; 1 bad usage (nothing was done); 32 the kernel refused (its words in the
-message, nothing left half done).`
+Exit status: 0; 1 bad usage (nothing was done); 32 the kernel refused (the message says
+what failed, in the kernel's words where it gave some; a mount whose propagation change
+then failed is undone).`
 
 const helps: Readonly<Record<string, string>> = {
   mount: `
