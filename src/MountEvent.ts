@@ -67,4 +67,10 @@ export interface MountEvent {
    * too when the kernel cannot name a path (a mount outside this process's root).
    */
   readonly mountPoint?: string
+  /**
+   * The exact bytes of `mountPoint`, present only when they are not UTF-8 (which a string
+   * cannot spell: `mountPoint` then holds U+FFFD in their place). What to hand `fs` or
+   * `umount` for such a mount: `event.mountPointBytes ?? event.mountPoint`.
+   */
+  readonly mountPointBytes?: Buffer
 }

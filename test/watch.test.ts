@@ -79,6 +79,21 @@ describe("decodeRecords", () => {
       overflow: true,
     })
   })
+  it("keeps a mount point's bytes only when UTF-8 cannot carry them", () => {
+    const raw = Buffer.from([0x2f, 0x62, 0xff])
+    const head = Buffer.alloc(16)
+    head[0] = 1
+    head.writeUInt32LE(raw.length, 4)
+    head.writeBigUInt64LE(3n, 8)
+    const [event] = decodeRecords(Buffer.concat([head, raw])).events
+    expect(event).toEqual({
+      kind: "attach",
+      uniqueId: 3n,
+      mountPoint: "/b\uFFFD",
+      mountPointBytes: raw,
+    })
+    expect(decodeRecords(record(1, 3n, "/b")).events[0]).not.toHaveProperty("mountPointBytes")
+  })
 })
 
 describe("diffTables (the fallback's comparison)", () => {
@@ -522,6 +537,26 @@ describe.skipIf(!privileged)("Mount.watch (real kernel)", () => {
     expect((await events.waitFor(2))[1]).toEqual({ kind: "detach", uniqueId: attach!.uniqueId })
     await events.close()
   })
+
+  for (const mechanism of ["fanotify", "mountinfo"] as const satisfies ReadonlyArray<Mechanism>) {
+    it(`keeps a mount point's bytes when they are not UTF-8 (${mechanism})`, async () => {
+      const parent = dir("raw", mechanism)
+      const name = Buffer.concat([Buffer.from(`${parent}/bad`), Buffer.from([0xff])])
+      mkdirSync(name)
+      // A shell spells the byte; an argument from Node would be a UTF-8 string.
+      const sh = (command: string) => here("sh", "-c", command, "sh", `${parent}/bad`)
+      const events = await start({ in: "self", mechanism })
+      await sh(`mount -t tmpfs raw "$1$(printf '\\377')"`)
+      const [attach] = await events.waitFor(1)
+      expect(attach?.mountPointBytes).toEqual(name)
+      expect(attach?.mountPoint).toBe(name.toString("utf8"))
+      await sh(`umount "$1$(printf '\\377')"`)
+      const [, detach] = await events.waitFor(2)
+      expect(detach?.kind).toBe("detach")
+      if (mechanism === "mountinfo") expect(detach?.mountPointBytes).toEqual(name)
+      await events.close()
+    })
+  }
 
   it("two watches set up in the same tick get a group each, and every event", async () => {
     const pid = target.pid

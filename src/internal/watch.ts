@@ -37,6 +37,7 @@
  * the mounts again and watches anew. The fallback never overflows: while it is not read,
  * changes accumulate in the table itself, and the next comparison sums them up.
  */
+import { isUtf8 } from "node:buffer"
 import { read as readFd } from "node:fs"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -46,7 +47,7 @@ import * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type { MountEntry } from "../MountEntry.js"
 import { MountError, type Stage } from "../MountError.js"
-import type { MountEvent } from "../MountEvent.js"
+import type { MountEvent, MountEventKind } from "../MountEvent.js"
 import { parseMountInfo } from "./mountinfo.js"
 import { type NativeFailure, type NativePoller, type NativeWatch, native } from "./native.js"
 
@@ -265,11 +266,24 @@ export const decodeRecords = (
     if (length === 0xffffffff) {
       events.push({ kind: name, uniqueId })
     } else {
-      events.push({ kind: name, uniqueId, mountPoint: records.toString("utf8", at, at + length) })
+      events.push(located(name, uniqueId, records.subarray(at, at + length)))
       at += length
     }
   }
   return { events, overflow }
+}
+
+/** An event with a mount point; its bytes kept (copied) when UTF-8 cannot carry them. */
+const located = (kind: MountEventKind, uniqueId: bigint, bytes: Uint8Array): MountEvent => {
+  const mountPoint = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return isUtf8(mountPoint)
+    ? { kind, uniqueId, mountPoint: mountPoint.toString("utf8") }
+    : {
+        kind,
+        uniqueId,
+        mountPoint: mountPoint.toString("utf8"),
+        mountPointBytes: Buffer.from(mountPoint),
+      }
 }
 
 const fanotify = <R>(
@@ -403,20 +417,20 @@ export const diffTables = (
   for (const entry of old.values()) {
     const still = now.get(entry.mountId)
     if (still === undefined || !sameMount(entry, still)) {
-      events.push({ kind: "detach", uniqueId: BigInt(entry.mountId), mountPoint: entry.mountPoint })
+      events.push(located("detach", BigInt(entry.mountId), entry.mountPointBytes))
     }
   }
   for (const entry of now.values()) {
     const was = old.get(entry.mountId)
     const uniqueId = BigInt(entry.mountId)
     if (was === undefined || !sameMount(was, entry)) {
-      events.push({ kind: "attach", uniqueId, mountPoint: entry.mountPoint })
+      events.push(located("attach", uniqueId, entry.mountPointBytes))
     } else if (
       // Same parent and path: same place. Else compare the paths below the parents.
       (was.parentId !== entry.parentId || was.mountPoint !== entry.mountPoint) &&
       place(was, old) !== place(entry, now)
     ) {
-      events.push({ kind: "move", uniqueId, mountPoint: entry.mountPoint })
+      events.push(located("move", uniqueId, entry.mountPointBytes))
     }
   }
   return events

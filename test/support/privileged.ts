@@ -4,7 +4,7 @@
  * Under CI a missing privilege is a failure, never a skip.
  */
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, readlinkSync } from "node:fs"
+import { mkdtempSync, readlinkSync, rmdirSync } from "node:fs"
 
 /** True when this process may mount, and is inside a mount namespace other than the host's. */
 export const privileged: boolean = (() => {
@@ -28,7 +28,11 @@ export function scratchTmpfs(prefix = "linx-test-"): string {
   return dir
 }
 
-/** Detaches everything mounted at and below `dir` (one recursive lazy unmount). */
+/**
+ * Detaches everything mounted at and below `dir` (one recursive lazy unmount), then removes
+ * the directory: /tmp is the host's, so an empty directory left here outlives the run.
+ */
 export function removeScratch(dir: string): void {
   execFileSync("umount", ["--recursive", "--lazy", dir])
+  rmdirSync(dir)
 }

@@ -280,7 +280,9 @@ export async function watchCommand(args: ReadonlyArray<Arg>, out: Out, err: Out)
       if (next === "timeout" || next.done) break
       const event = next.value
       seen++
-      const mountPoint = event.mountPoint === undefined ? undefined : Buffer.from(event.mountPoint)
+      const mountPoint =
+        event.mountPointBytes ??
+        (event.mountPoint === undefined ? undefined : Buffer.from(event.mountPoint))
       out.write(
         json
           ? `{"kind":"${event.kind}","uniqueId":"${event.uniqueId}"${mountPoint === undefined ? "" : `,"mountPoint":${jsonString(mountPoint)}`}}\n`
