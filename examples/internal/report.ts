@@ -30,6 +30,18 @@ export interface MountRow {
   readonly options: string
 }
 
+/** One mount event the watch delivered, and the step it was printed under. */
+export interface EventRow {
+  readonly step: number
+  readonly kind: "attach" | "detach" | "move"
+  /** `MountEvent.uniqueId`, in decimal. */
+  readonly uniqueId: string
+  /** `MountEvent.mountPoint`: for attach and move, where the mount was when the event was read. */
+  readonly mountPoint?: string
+  /** For a detach: the mount point the mount last had, as far as the walk-through saw. */
+  readonly lastKnown?: string
+}
+
 /** What the container showed from the inside. */
 export interface View {
   readonly hostname?: string
@@ -59,6 +71,10 @@ export interface Record {
   hotDirectory?: string
   container?: { pid: number; unsharePid: number; sidecarPid?: number; exitCode?: number | null }
   steps: Array<Step>
+  /** Every event the watch delivered, in order. */
+  events: Array<EventRow>
+  /** Why the watch's stream stopped, if it failed. */
+  watchError?: string
   view: View
   host?: {
     mountsBefore: number
@@ -134,7 +150,7 @@ const micros = (n: number) => `${n.toLocaleString("en-US")} µs`
  * Records steps into a {@link Record} and, unless quiet, prints each as it completes.
  */
 export class Reporter {
-  readonly record: Record = { ok: false, steps: [], view: {} }
+  readonly record: Record = { ok: false, steps: [], events: [], view: {} }
   constructor(private readonly live: boolean) {}
 
   print(text = ""): void {
@@ -176,7 +192,8 @@ export class Reporter {
     const mark = step.ok ? " " : "✗"
     const head = `${mark}${String(step.n).padStart(3)}. ${step.title}`
     this.print(`${head.padEnd(62)}${micros(step.micros).padStart(14)}`)
-    if (step.detail !== "") this.print(`       ${step.detail}`)
+    for (const line of step.detail === "" ? [] : step.detail.split("\n"))
+      this.print(`       ${line}`)
     if (step.error !== undefined) this.print(`       failed: ${step.error}`)
   }
 }
