@@ -389,6 +389,9 @@ const walkthrough = (options: Options, report: Reporter) =>
     // Its mounts and the two moves of pivot_root; then its table read again, to name the
     // old root's mounts when they go.
     yield* watcher.settle(mounts + 2)
+    report.print(
+      "       (an attach or move names where the mount is when the watch reads it: before the pivot, or after)",
+    )
     watcher.learn(yield* Mount.list({ pid }))
 
     // 6. The old root detached, and the workload released.
