@@ -6,13 +6,13 @@
  * - the container: `unshare` with new mount, PID, UTS and IPC namespaces, whose child (pid 1
  *   inside) parks on its stdin until we release it into its workload. Its stdout is the
  *   workload's report, split into sections; `@@wait name` lines are checkpoints.
- * - the sidecar: a sleeping process in a copy of the container's mount namespace, taken
- *   before the pivot. It still sees the host's directories, and one shared mount joins it to
- *   the container: a mount made there propagates in (see container.ts, step 5).
+ * - the idmap holder: a sleeping process in a new user namespace (`unshare --user`), whose
+ *   uid and gid maps we write as root (what newuidmap(1) would do). An idmapped bind takes
+ *   its mapping from that namespace (`idmap: { pid }`).
  */
 
 import { type ChildProcess, spawn } from "node:child_process"
-import { readFileSync, readlinkSync } from "node:fs"
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 
@@ -36,8 +36,13 @@ export interface Container {
   readonly stop: Effect.Effect<void>
 }
 
-export interface Sidecar {
+export interface UserNamespace {
+  /** A process in the user namespace: what `idmap: { pid }` takes. */
   readonly pid: number
+  /** The maps written to its /proc/PID/uid_map and gid_map. */
+  readonly uidMap: string
+  readonly gidMap: string
+  /** Kills it and reaps it. */
   readonly stop: Effect.Effect<void>
 }
 
@@ -195,34 +200,36 @@ export const startContainer: Effect.Effect<Container, ProcessError> = Effect.gen
 })
 
 /**
- * Starts the sidecar in a copy of `pid`'s mount namespace (`nsenter` into it, `unshare` a
- * copy with propagation unchanged, so shared mounts there stay peers of the container's).
+ * Starts a process in a new user namespace and gives the namespace its maps: `uidMap` and
+ * `gidMap` in proc(5)'s form, "inside outside count". As root we may write them directly
+ * (no newuidmap(1), no setgroups deny). `unshare` execs `sleep` in place: the pid is sleep's.
  */
-export const startSidecar = (pid: number): Effect.Effect<Sidecar, ProcessError> =>
+export const startUserNamespace = (
+  uidMap: string,
+  gidMap: string,
+): Effect.Effect<UserNamespace, ProcessError> =>
   Effect.gen(function* () {
-    const child = spawn(
-      "nsenter",
-      [
-        "--target",
-        String(pid),
-        "--mount",
-        "--",
-        "unshare",
-        "--mount",
-        "--propagation",
-        "unchanged",
-      ].concat(["--", "sleep", "infinity"]),
-      { cwd: "/", stdio: "ignore", detached: true },
-    )
-    const own = child.pid
-    if (own === undefined) return yield* new ProcessError({ message: "could not start nsenter(1)" })
-    const containerNs = readlinkSync(`/proc/${pid}/ns/mnt`)
-    // nsenter and unshare exec in place: the pid becomes sleep's, in a namespace of its own.
-    yield* pollFor("the sidecar's namespace", () =>
-      readlinkSync(`/proc/${own}/ns/mnt`) !== containerNs &&
-      readFileSync(`/proc/${own}/comm`, "utf8") === "sleep\n"
+    const child = spawn("unshare", ["--user", "--", "sleep", "infinity"], {
+      cwd: "/",
+      stdio: "ignore",
+      detached: true,
+    })
+    const pid = child.pid
+    if (pid === undefined) return yield* new ProcessError({ message: "could not start unshare(1)" })
+    const ours = readlinkSync("/proc/self/ns/user")
+    yield* pollFor("the user namespace", () =>
+      readlinkSync(`/proc/${pid}/ns/user`) !== ours &&
+      readFileSync(`/proc/${pid}/comm`, "utf8") === "sleep\n"
         ? true
         : undefined,
     ).pipe(Effect.tapError(() => stop(child, [])))
-    return { pid: own, stop: stop(child, []) }
+    yield* Effect.try({
+      try: () => {
+        writeFileSync(`/proc/${pid}/uid_map`, `${uidMap}\n`)
+        writeFileSync(`/proc/${pid}/gid_map`, `${gidMap}\n`)
+      },
+      catch: (error) =>
+        new ProcessError({ message: `could not write the user namespace's maps: ${error}` }),
+    }).pipe(Effect.tapError(() => stop(child, [])))
+    return { pid, uidMap, gidMap, stop: stop(child, []) }
   })

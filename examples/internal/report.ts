@@ -30,6 +30,38 @@ export interface MountRow {
   readonly options: string
 }
 
+/** One line of `ls -ln`: the owner as the container sees it. */
+export interface LsEntry {
+  readonly name: string
+  readonly mode: string
+  readonly uid: number
+  readonly gid: number
+}
+
+/** A directory the workload listed (`ls -ln`) and tried to write to (`touch`). */
+export interface Probe {
+  readonly path: string
+  /** `ls -ln`'s lines, as printed. */
+  readonly listing: ReadonlyArray<string>
+  readonly entries: ReadonlyArray<LsEntry>
+  /** `accepted` or `refused`. */
+  readonly write: string
+  /** What touch(1) said. */
+  readonly message: string
+}
+
+/** One mount event the watch delivered, and the step it was printed under. */
+export interface EventRow {
+  readonly step: number
+  readonly kind: "attach" | "detach" | "move"
+  /** `MountEvent.uniqueId`, in decimal. */
+  readonly uniqueId: string
+  /** `MountEvent.mountPoint`: for attach and move, where the mount was when the event was read. */
+  readonly mountPoint?: string
+  /** For a detach: the mount point the mount last had, as far as the walk-through saw. */
+  readonly lastKnown?: string
+}
+
 /** What the container showed from the inside. */
 export interface View {
   readonly hostname?: string
@@ -38,11 +70,10 @@ export interface View {
   readonly ls?: ReadonlyArray<string>
   readonly marker?: string
   readonly oldRoot?: string
-  readonly volume?: {
-    readonly files: ReadonlyArray<string>
-    readonly write: string
-    readonly message: string
-  }
+  /** `ls -ln /volume` and a write to it. */
+  readonly volume?: Probe
+  /** The same for each mount below /volume, in the container's table order. */
+  readonly submounts?: ReadonlyArray<Probe>
   readonly hot?: {
     readonly files: ReadonlyArray<string>
     readonly content: ReadonlyArray<string>
@@ -56,9 +87,28 @@ export interface Record {
   error?: string
   rootfs?: { path: string; marker: string; programs: number; libraries: number }
   volume?: string
+  /** The host directory bound on the volume's `nested` directory (the example's own volume). */
+  nested?: string
   hotDirectory?: string
-  container?: { pid: number; unsharePid: number; sidecarPid?: number; exitCode?: number | null }
+  /** The user namespace the volume's idmap comes from. */
+  idmap?: { pid: number; uidMap: string; gidMap: string }
+  container?: { pid: number; unsharePid: number; exitCode?: number | null }
+  /** The container's filesystem, as one `Mount.batch`: its ops (as printed) and its failure. */
+  batch?: {
+    ops: ReadonlyArray<string>
+    failed?: {
+      index: number
+      undone: ReadonlyArray<number>
+      notUndone: ReadonlyArray<{ index: number; reason: string }>
+    }
+  }
+  /** After a failed batch: the container's table compared with the one before the batch. */
+  rollback?: { mountsBefore: number; mountsAfter: number; same: boolean }
   steps: Array<Step>
+  /** Every event the watch delivered, in order. */
+  events: Array<EventRow>
+  /** Why the watch's stream stopped, if it failed. */
+  watchError?: string
   view: View
   host?: {
     mountsBefore: number
@@ -106,14 +156,30 @@ export const parseView = (sections: Sections): View => {
   if (marker !== undefined) view.marker = marker
   const oldRoot = get("old_root")?.[0]
   if (oldRoot !== undefined) view.oldRoot = oldRoot
-  const write = get("volume-write")
-  if (write !== undefined) {
-    view.volume = {
-      files: get("volume") ?? [],
+  const probe = (path: string): Probe | undefined => {
+    const listing = get(`listing ${path}`)
+    const write = get(`write ${path}`)
+    if (listing === undefined || write === undefined) return undefined
+    return {
+      path,
+      listing,
+      entries: listing.flatMap((line) => {
+        // "-rw-r--r-- 1 101000 101000 29 Dec  1 21:12 hello.txt"
+        const match = /^(\S+)\s+\d+\s+(\d+)\s+(\d+)\s+\d+\s+\S+\s+\d+\s+\S+\s(.*)$/.exec(line)
+        return match === null
+          ? []
+          : [{ mode: match[1]!, uid: Number(match[2]), gid: Number(match[3]), name: match[4]! }]
+      }),
       write: write.at(-1) ?? "",
       message: write.slice(0, -1).join(" "),
     }
   }
+  const volume = probe("/volume")
+  if (volume !== undefined) view.volume = volume
+  const submounts = [...sections.keys()]
+    .filter((name) => name.startsWith("listing /volume/"))
+    .flatMap((name) => probe(name.slice("listing ".length)) ?? [])
+  if (submounts.length > 0) view.submounts = submounts
   const hot = get("hot")
   if (hot !== undefined) {
     const mount = mountRows(get("hot-mounts") ?? []).find((row) => row.target === "/mnt/hot")
@@ -134,7 +200,7 @@ const micros = (n: number) => `${n.toLocaleString("en-US")} µs`
  * Records steps into a {@link Record} and, unless quiet, prints each as it completes.
  */
 export class Reporter {
-  readonly record: Record = { ok: false, steps: [], view: {} }
+  readonly record: Record = { ok: false, steps: [], events: [], view: {} }
   constructor(private readonly live: boolean) {}
 
   print(text = ""): void {
@@ -176,7 +242,8 @@ export class Reporter {
     const mark = step.ok ? " " : "✗"
     const head = `${mark}${String(step.n).padStart(3)}. ${step.title}`
     this.print(`${head.padEnd(62)}${micros(step.micros).padStart(14)}`)
-    if (step.detail !== "") this.print(`       ${step.detail}`)
+    for (const line of step.detail === "" ? [] : step.detail.split("\n"))
+      this.print(`       ${line}`)
     if (step.error !== undefined) this.print(`       failed: ${step.error}`)
   }
 }
@@ -215,11 +282,11 @@ export const renderView = (view: View): ReadonlyArray<string> => {
   if (view.ls !== undefined) out.push(...indent(["$ ls /", view.ls.join("  ")]))
   if (view.marker !== undefined) out.push(...indent(["$ cat /LINX-ROOTFS", view.marker]))
   if (view.oldRoot !== undefined) out.push(...indent([`$ test -e /old_root  → ${view.oldRoot}`]))
-  if (view.volume !== undefined) {
-    out.push(...indent([`$ ls /volume`, view.volume.files.join("  ")]))
-    out.push(...indent([`$ touch /volume/written-by-the-container`]))
-    if (view.volume.message !== "") out.push(...indent([view.volume.message]))
-    out.push(...indent([`→ write ${view.volume.write}`]))
+  for (const probe of [view.volume ?? [], view.submounts ?? []].flat()) {
+    out.push(...indent([`$ ls -ln ${probe.path}`, ...probe.listing]))
+    out.push(...indent([`$ touch ${probe.path}/written-by-the-container`]))
+    if (probe.message !== "") out.push(...indent([probe.message]))
+    out.push(...indent([`→ write ${probe.write}`]))
   }
   out.push("")
   return out

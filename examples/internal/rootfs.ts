@@ -5,7 +5,15 @@
  * mounted here: the directory becomes a mount only inside the container's namespace.
  */
 import { execFileSync } from "node:child_process"
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs"
 import { tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
 
@@ -51,7 +59,7 @@ const copyInto = (root: string, from: string, to: string): void => {
   chmodSync(destination, 0o755)
 }
 
-/** The workload the container runs as its pid 1 once released: see {@link Workload}. */
+/** The workload the container runs as its pid 1 once released (its comments say how it talks). */
 const workload = `#!/bin/sh
 # The container's workload. It runs as pid 1 of its own PID namespace, inside the new root.
 # "@@ name" starts a section of output; "@@wait name" is a checkpoint: the parent does
@@ -59,6 +67,12 @@ const workload = `#!/bin/sh
 exec 2>&1
 section() { echo "@@ $1"; }
 checkpoint() { echo "@@wait $1"; read -r _go || exit 1; }
+# A listing with numeric owners, then a write: "accepted" or "refused" on the last line.
+probe() {
+  section "listing $1"; ls -ln "$1"
+  section "write $1"
+  if touch "$1/written-by-the-container"; then echo "accepted"; else echo "refused"; fi
+}
 
 hostname linx-demo
 section hostname; hostname
@@ -67,9 +81,11 @@ section mounts; cat /proc/self/mounts
 section ls; ls -1 /
 section marker; cat /LINX-ROOTFS
 section old_root; if [ -e /old_root ]; then echo present; else echo absent; fi
-section volume; ls -1 /volume
-section volume-write
-if touch /volume/written-by-the-container; then echo "accepted"; else echo "refused"; fi
+probe /volume
+# Every mount below /volume (the volume's submounts, brought along by "rec").
+while read -r _source target _rest; do
+  case "$target" in /volume/*) probe "$target" ;; esac
+done < /proc/self/mounts
 
 checkpoint hot-mount
 section hot; ls -1 /mnt/hot
@@ -115,9 +131,49 @@ export const remove = (path: string): void => {
   rmSync(path, { recursive: true, force: true })
 }
 
-/** A host directory with a file in it, standing in for a volume a user would bring. */
+/** A host directory with a file in it, standing in for a directory a user would bring. */
 export const hostDirectory = (prefix: string, file: string, text: string): string => {
   const path = mkdtempSync(join(tmpdir(), prefix))
   writeFileSync(join(path, file), text)
   return path
+}
+
+/** Who owns the example's volume on the host (its files, and the submount's). */
+export const volumeOwner = 1000
+
+export interface Volume {
+  /** The host directory bound at /volume. */
+  readonly path: string
+  /**
+   * The directory mounted on `path/nested` in the container's namespace (never in ours), so
+   * that the volume has a submount for `rec` to bring along.
+   */
+  readonly nested: string
+}
+
+/**
+ * The example's own volume: a directory with a file owned by {@link volumeOwner}, and an
+ * empty `nested` directory on which a second host directory (with a file of its own, same
+ * owner) is bound, in the container's namespace only, to give the volume a submount.
+ */
+export const volume = (): Volume => {
+  const path = mkdtempSync(join(tmpdir(), "linx-volume-"))
+  let nested: string | undefined
+  try {
+    nested = mkdtempSync(join(tmpdir(), "linx-nested-"))
+    const own = (file: string) => chownSync(file, volumeOwner, volumeOwner)
+    writeFileSync(join(path, "hello.txt"), "hello from the host's volume\n")
+    own(join(path, "hello.txt"))
+    mkdirSync(join(path, "nested"), { mode: 0o755 })
+    own(join(path, "nested"))
+    writeFileSync(join(nested, "notes.txt"), "a submount of the volume\n")
+    own(join(nested, "notes.txt"))
+    chmodSync(nested, 0o755)
+    own(nested)
+    return { path, nested }
+  } catch (error) {
+    remove(path)
+    if (nested !== undefined) remove(nested)
+    throw error
+  }
 }
