@@ -10,6 +10,7 @@
  * @since 0.1.0
  */
 
+import { constants } from "node:os"
 import { getSystemErrorName } from "node:util"
 import * as Schema from "effect/Schema"
 import { Stage } from "../protocol/Stage.js"
@@ -186,9 +187,20 @@ export class MountError extends Schema.TaggedError<MountError>()("MountError", {
  * @since 0.1.0
  */
 export const errnoName = (errno: number): string => {
+  const code = Math.abs(errno)
   try {
-    return getSystemErrorName(-Math.abs(errno))
+    const name = getSystemErrorName(-code)
+    // libuv names only the errnos it knows and answers "Unknown system error -N" for the
+    // rest (ESTALE among them); Node's errno table knows more of Linux's.
+    if (!name.startsWith("Unknown")) return name
   } catch {
-    return `E${errno}`
+    // not an errno at all (0, NaN): named by its number below
   }
+  return errnoByNumber.get(code) ?? `E${code}`
 }
+
+const errnoByNumber: ReadonlyMap<number, string> = new Map(
+  Object.entries(constants.errno)
+    .reverse()
+    .map(([name, code]) => [code, name]),
+)

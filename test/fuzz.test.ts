@@ -19,7 +19,6 @@
  */
 import { mkdirSync, readFileSync } from "node:fs"
 import { isAbsolute, resolve } from "node:path"
-import { getSystemErrorName } from "node:util"
 import { Worker } from "node:worker_threads"
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
@@ -41,6 +40,7 @@ import { BatchOutcome, subjects } from "../protocol/Outcome.js"
 import type { Batch, Namespace, NamespaceRef, Op } from "../protocol/Request.js"
 import { stages } from "../protocol/Stage.js"
 import { native } from "../src/internal/native.js"
+import { errnoName } from "../src/MountError.js"
 import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
 import { effectRunner, faultyWorker, hook } from "./support/workloads.js"
 
@@ -1194,11 +1194,3 @@ describe.skipIf(!privileged)("fuzz: through the addon and a real pool", () => {
     )
   })
 })
-
-const errnoName = (errno: number): string => {
-  try {
-    return getSystemErrorName(-Math.abs(errno))
-  } catch {
-    return `E${errno}`
-  }
-}
