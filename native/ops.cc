@@ -458,6 +458,23 @@ struct UndoPlan {
   std::vector<SavedAttributes> saved;
 };
 
+// Mount `id`'s attributes, propagation and mount point, by statmount(2); `buf` grows to fit.
+int statAttributes(uint64_t id, std::vector<uint64_t>& buf, SavedAttributes* out) {
+  MountIdRequest req;
+  req.mountId = id;
+  req.param = kStatmountMntBasic | kStatmountMntPoint;
+  long r;
+  while ((r = sys::statmount(req, buf.data(), buf.size() * 8)) < 0 && errno == EOVERFLOW)
+    buf.resize(buf.size() * 2);
+  if (r < 0) return errno;
+  const auto* sm = reinterpret_cast<const Statmount*>(buf.data());
+  out->id = id;
+  out->attr = sm->mnt_attr;
+  out->propagation = sm->mnt_propagation;
+  if (sm->mask & kStatmountMntPoint) out->mountPoint = sm->str + sm->mnt_point;
+  return 0;
+}
+
 // The attributes and propagation of mount `id` — and, with `recursive`, of every mount below
 // it — as statmount(2) reports them, before a change that may have to be undone.
 int saveAttributes(uint64_t id, bool recursive, std::vector<SavedAttributes>* out) {
@@ -476,20 +493,9 @@ int saveAttributes(uint64_t id, bool recursive, std::vector<SavedAttributes>* ou
   }
   std::vector<uint64_t> buf(1024);
   for (uint64_t each : ids) {
-    MountIdRequest req;
-    req.mountId = each;
-    req.param = kStatmountMntBasic | kStatmountMntPoint;
-    long r;
-    while ((r = sys::statmount(req, buf.data(), buf.size() * 8)) < 0 &&
-           errno == EOVERFLOW)
-      buf.resize(buf.size() * 2);
-    if (r < 0) return errno;
-    const auto* sm = reinterpret_cast<const Statmount*>(buf.data());
     SavedAttributes saved;
-    saved.id = each;
-    saved.attr = sm->mnt_attr;
-    saved.propagation = sm->mnt_propagation;
-    if (sm->mask & kStatmountMntPoint) saved.mountPoint = sm->str + sm->mnt_point;
+    int e = statAttributes(each, buf, &saved);
+    if (e != 0) return e;
     out->push_back(std::move(saved));
   }
   return 0;
@@ -582,7 +588,10 @@ OpOutcome bindTree(Context& c, const Op& op, Prepared& p, UndoPlan* plan) {
   return attach(c, op, tree.fd, plan);
 }
 
-// Restores saved attributes, each mount found again by its mount point and checked by id.
+// Restores saved attributes. A mount the change left as it was is left alone: that is
+// what lets a recursive change over a tree with stacked mounts (two on one point, the lower
+// one unreachable by path) roll back. One that changed is found again by its mount point
+// and checked by id; one that cannot be is named, and the others are still restored.
 UndoRecord restoreAttributes(const Context& c, const UndoPlan& plan) {
   UndoRecord u;
   for (const SavedAttributes& s : plan.saved) {
@@ -593,28 +602,46 @@ UndoRecord restoreAttributes(const Context& c, const UndoPlan& plan) {
       return u;
     }
   }
+  std::vector<uint64_t> buf(1024);
+  size_t missed = 0;
   for (const SavedAttributes& s : plan.saved) {
-    Fd fd(resolve(c, s.mountPoint, 0));
-    uint64_t id = 0;
-    if (fd.fd < 0 || mountIdOf(fd.fd, "", AT_EMPTY_PATH, &id) != 0 || id != s.id) {
-      u.status = UndoStatus::Failed;
-      u.stage = fd.fd < 0 ? Stage::Resolve : Stage::Verify;
-      u.err = fd.fd < 0 ? -fd.fd : ESTALE;
-      u.text = s.mountPoint;
-      return u;
+    SavedAttributes now;
+    int e = statAttributes(s.id, buf, &now);
+    if (e == 0 && (now.attr & kAttrSettable) == (s.attr & kAttrSettable) &&
+        (!plan.propagation || now.propagation == s.propagation))
+      continue;
+    Stage stage = Stage::Statmount;
+    if (e == 0) {
+      Fd fd(resolve(c, s.mountPoint, 0));
+      uint64_t id = 0;
+      MountAttr attr;
+      attr.attrSet = s.attr & kAttrSettable;
+      attr.attrClear = kAttrSettable;
+      attr.propagation = plan.propagation ? s.propagation : 0;
+      if (fd.fd < 0) {
+        stage = Stage::Resolve;
+        e = -fd.fd;
+      } else if (mountIdOf(fd.fd, "", AT_EMPTY_PATH, &id) != 0 || id != s.id) {
+        stage = Stage::Verify;
+        e = ESTALE;
+      } else if (mountSetattr(fd.fd, "", AT_EMPTY_PATH, attr) < 0) {
+        stage = Stage::MountSetattr;
+        e = errno;
+      } else {
+        continue;
+      }
     }
-    MountAttr attr;
-    attr.attrSet = s.attr & kAttrSettable;
-    attr.attrClear = kAttrSettable;
-    attr.propagation = plan.propagation ? s.propagation : 0;
-    if (mountSetattr(fd.fd, "", AT_EMPTY_PATH, attr) < 0) {
+    // The first failure's stage and errno; every mount left as the change made it, named.
+    if (missed++ == 0) {
       u.status = UndoStatus::Failed;
-      u.stage = Stage::MountSetattr;
-      u.err = errno;
+      u.stage = stage;
+      u.err = e;
       u.text = s.mountPoint;
-      return u;
+    } else if (missed <= 8) {
+      u.text += ", " + s.mountPoint;
     }
   }
+  if (missed > 8) u.text += " and " + std::to_string(missed - 8) + " more";
   return u;
 }
 

@@ -111,6 +111,51 @@ describe.skipIf(!privileged)("Mount.batch (real kernel)", () => {
     })
   }
 
+  it("rolls back a recursive change over stacked mounts, naming only the one out of reach", async () => {
+    const top = dir("stacked")
+    await run(Mount.mount("top", top, "tmpfs"))
+    for (const d of ["s", "o"]) mkdirSync(`${top}/${d}`)
+    await run(Mount.mount("other", `${top}/o`, "tmpfs"))
+    // Two mounts on one point: the lower one has no path of its own any more.
+    await run(Mount.mount("lower", `${top}/s`, "tmpfs"))
+    await run(Mount.mount("upper", `${top}/s`, "tmpfs"))
+    const tree = async () =>
+      (await Effect.runPromise(Mount.list())).filter((e) => e.mountPoint.startsWith(top))
+    const before = await tree()
+    const missing = { verb: "bind", source: `${top}/o`, target: `${top}/missing/x` } as const
+
+    // Already private: nothing changes, so nothing needs reaching, and all is undone.
+    const unchanged = await failure(
+      Mount.batch([{ verb: "makePrivate", target: top, recursive: true }, missing]),
+    )
+    expect(unchanged).toMatchObject({ index: 1, undone: [0], notUndone: [] })
+
+    const changed = await failure(
+      Mount.batch([
+        { verb: "setAttributes", target: top, set: ["nosuid"], recursive: true },
+        missing,
+      ]),
+    )
+    expect(changed).toMatchObject({ index: 1, undone: [] })
+    const [notUndone] = (changed as BatchError).notUndone
+    expect(notUndone?.index).toBe(0)
+    expect(notUndone?.reason).toContain(`${top}/s`)
+    expect(notUndone?.reason).toContain("ESTALE")
+    // The others are restored all the same; the covered one keeps the change, as reported.
+    const lower = before.find((e) => e.source === "lower")!
+    const after = await tree()
+    for (const entry of after) {
+      const was = before.find((e) => e.mountId === entry.mountId)!
+      if (entry.mountId === lower.mountId) {
+        expect(entry.mountOptions.split(",")).toContain("nosuid")
+      } else {
+        expect(entry.mountOptions).toBe(was.mountOptions)
+      }
+    }
+    expect(after.map((e) => e.mountId)).toEqual(before.map((e) => e.mountId))
+    await run(Mount.umount(top, { flags: ["detach"] }))
+  })
+
   it("names what cannot be undone: an unmount, a filesystem's reconfiguration", async () => {
     const root = dir("impossible")
     for (const d of ["src", "a", "b"]) dir("impossible", d)
