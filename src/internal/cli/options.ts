@@ -20,6 +20,8 @@
  *   its own words; for a bind (which the kernel gives no data) it is an error.
  */
 
+import { perMountFlags } from "../../../protocol/Flags.js"
+
 /** The mount(2) flags the words set and clear (the API's flag names). */
 export type Flag =
   | "ro"
@@ -343,17 +345,7 @@ export const flagList = (f: ReadonlySet<Flag>): Array<Flag> => {
 }
 
 /** The flags that are per-mount attributes (those a bind or an attribute change can take). */
-export const perMount: ReadonlyArray<Flag> = [
-  "ro",
-  "nosuid",
-  "nodev",
-  "noexec",
-  "noatime",
-  "nodiratime",
-  "relatime",
-  "strictatime",
-  "nosymfollow",
-]
+export const perMount: ReadonlyArray<Flag> = perMountFlags
 
 /** The generic words, for "did you mean" (a typo of one must not reach a filesystem). */
 export const genericWords: ReadonlyArray<string> = Object.keys(words).filter(
