@@ -4,10 +4,13 @@
  * linx-mount (Effect API and Promise API; 1 and 8 callers in flight, default pool) next to
  * the raw syscalls in a C loop (1 thread and 8 threads) and next to what a user does without
  * it: `mount --bind` and `umount` processes spawned from Node (one at a time, 8 in flight).
+ * Then the CPU per pair of every linx-mount and C row, all threads together (see
+ * pairs/cross-ns).
  */
 import {
   c,
   config,
+  cpuRecords,
   emit,
   exec,
   layout,
@@ -62,4 +65,5 @@ for (const callers of [1, 8]) {
   )
 }
 
+records.push(...cpuRecords(records))
 emit(records)

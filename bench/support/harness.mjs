@@ -70,6 +70,9 @@ export const summarize = (values) => ({
 /**
  * Measures a rate: one untimed warm-up run, then `config.runs` timed runs. `run(ms)` works
  * for about `ms` milliseconds and returns `{ ops, seconds }`; the figure is ops/seconds.
+ * When every run also returns `cpuSeconds` (the C baseline does; `withCpu` adds it to a
+ * JavaScript run), the record keeps the CPU per op of each run, in µs, as `cpuRuns`: see
+ * `cpuRecords`.
  */
 export async function rate(
   fields,
@@ -78,15 +81,57 @@ export async function rate(
 ) {
   if (warmupMs > 0) await run(warmupMs)
   const values = []
+  const cpu = []
   for (let i = 0; i < runs; i++) {
-    const { ops, seconds } = await run(runMs)
+    const { ops, seconds, cpuSeconds } = await run(runMs)
     if (!(ops > 0)) throw new Error(`${fields.case} ${fields.key}: no operation completed`)
     values.push(ops / seconds)
+    if (cpuSeconds !== undefined) cpu.push((cpuSeconds * 1e6) / ops)
   }
   const record = { better: "higher", ...fields, ...summarize(values) }
+  if (cpu.length === runs) record.cpuRuns = cpu
   progress(record)
   return record
 }
+
+/**
+ * Adds `cpuSeconds` to what a JavaScript run returns: the user + system time of every thread
+ * of this process (the event loop, the pool's workers, V8's helpers) over the run, from
+ * `process.cpuUsage()`.
+ */
+export const withCpu =
+  (run) =>
+  async (...args) => {
+    const before = process.cpuUsage()
+    const result = await run(...args)
+    const used = process.cpuUsage(before)
+    return { ...result, cpuSeconds: (used.user + used.system) / 1e6 }
+  }
+
+/**
+ * The CPU figures of rate records that have them (`cpuRuns`): one record each, key
+ * `<key>-cpu`, in µs per op of the rate's unit ("pairs/s" → "µs/pair").
+ */
+export const cpuRecords = (records) =>
+  records
+    .filter((r) => Array.isArray(r.cpuRuns))
+    .map((r) =>
+      figure(
+        {
+          case: r.case,
+          key: `${r.key}-cpu`,
+          role: r.role,
+          label: `${r.label}: CPU per ${opName(r.unit)}, all threads`,
+          unit: `µs/${opName(r.unit)}`,
+          better: "lower",
+          cpuOf: r.key,
+        },
+        r.cpuRuns,
+      ),
+    )
+
+// "pairs/s" → "pair", "mounts/s" → "mount"
+const opName = (unit) => unit.split("/")[0].replace(/s$/, "")
 
 /** A record of figures measured some other way (latencies, resource counts). */
 export function figure(fields, values) {

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Mount, Mounter } from "linx-mount"
 import * as Promises from "linx-mount/promises"
-import { config, loops, rate } from "./harness.mjs"
+import { config, loops, rate, withCpu } from "./harness.mjs"
 
 export { Mount, Mounter, Promises }
 
@@ -70,7 +70,9 @@ export const effectBurst = (rt, n, src, targets, options) =>
 /**
  * The linx-mount rows of a bind + umount pairs case: the Effect API and the Promise API,
  * each with 1 and 8 callers in flight, on the default pool, after a warm-up. `options` is
- * what every call takes (`{ in: { pid } }` for another namespace). Resolves to the records.
+ * what every call takes (`{ in: { pid } }` for another namespace). Every run also measures
+ * the CPU of all this process's threads (`cpuRuns`, see harness `cpuRecords`). Resolves to
+ * the records.
  */
 export const linxPairRates = async (scope, src, targets, options) => {
   const unit = "pairs/s"
@@ -89,7 +91,7 @@ export const linxPairRates = async (scope, src, targets, options) => {
           label: `linx-mount Effect API, ${callersLabel(callers)}`,
           unit,
         },
-        (ms) => effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k], options)),
+        withCpu((ms) => effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k], options))),
       ),
     )
   }
@@ -104,7 +106,7 @@ export const linxPairRates = async (scope, src, targets, options) => {
           label: `linx-mount Promise API, ${callersLabel(callers)}`,
           unit,
         },
-        (ms) => loops(callers, ms, (k) => promisePair(src, targets[k], options)),
+        withCpu((ms) => loops(callers, ms, (k) => promisePair(src, targets[k], options))),
       ),
     )
   }
