@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: runs every case file under bench/<scope>/*.mjs, prints one table with each
- * linx-mount figure next to its baselines from the same run, checks the targets of issue 5,
+ * linx-mount figure next to its baselines from the same run, checks the targets of issues 11
+ * and 14 (and 13 item 6, CLI start-up, when bench/cli/ has its case),
  * and writes bench/results.json (and bench/results.md, the table as Markdown).
  *
  *   node bench/run.mjs [--quick] [--only pairs,proc/mounts,...] [--strict] [--list-cases]
@@ -47,7 +48,17 @@ const only = onlyArg >= 0 ? (args[onlyArg + 1] ?? "").split(",").filter(Boolean)
 // Folders under bench/ that are not scopes.
 const notScopes = new Set(["support", "c", "bin", "node_modules"])
 // Scopes run in this order (cheap and independent first); any other folder runs after.
-const order = ["pairs", "proc", "scaling", "eventloop", "resources", "list", "breakdown"]
+const order = [
+  "pairs",
+  "batch",
+  "proc",
+  "scaling",
+  "eventloop",
+  "resources",
+  "breakdown",
+  "cli",
+  "list",
+]
 const fileOrder = ["same-ns.mjs", "cross-ns.mjs"]
 
 // ---- into a private mount namespace ----------------------------------------------------

@@ -112,7 +112,7 @@ export function renderTable(records, goals, meta) {
     }
     lines.push("")
   }
-  lines.push("targets (issue 5)")
+  lines.push("targets (issues 11, 14, 13 item 6; info lines are not targets)")
   for (const { mark, ratio, g } of goals.map(goalLine)) {
     lines.push(`  ${mark} ${issueTag(g)}${g.text}`)
     if (g.measured)
