@@ -8,8 +8,8 @@
  * pairs, bare mount(2) + umount2(2)), `persist-batch-fd` (the same with the syscalls the
  * addon makes per op: openat2, open_tree, move_mount, statx, umount2 through /proc/self/fd —
  * the kernel's share of a linx-mount batch), and the persistent thread that setns's there
- * and back per op (what independent calls cost in C). Then the CPU per pair of each, all
- * threads together.
+ * and back per op (what independent calls cost in C), their runs interleaved round by round.
+ * Then the CPU per pair of each, all threads together.
  */
 import {
   c,
@@ -17,12 +17,12 @@ import {
   cpuRecords,
   effectLoops,
   emit,
+  interleaved,
   layout,
   loops,
   Mount,
   mountNamespaceTarget,
   Promises,
-  rate,
   requireRunner,
   runtime,
   withCpu,
@@ -33,7 +33,6 @@ const { src, targets } = layout(dir, 1)
 const scope = "batch/container"
 const unit = "pairs/s"
 const pairs = 500
-const records = []
 const target = await mountNamespaceTarget()
 const pid = target.pid
 const options = { in: { pid } }
@@ -53,51 +52,47 @@ const asPairs = (run) => async (ms) => {
 }
 
 const rt = runtime()
-// Before the first figure: let the JIT (validating 1,000 ops is JavaScript), the pool's
+// Before the first figure: let the JIT (validating 1,000 ops is JavaScript), the pools'
 // workers and the kernel settle.
 await effectLoops(rt, 1, config.processWarmupMs, () => Mount.batch(ops, options))
-records.push(
-  await rate(
-    {
+await loops(1, config.processWarmupMs / 2, () => Promises.batch(ops, options))
+
+const records = await interleaved([
+  {
+    fields: {
       case: scope,
       key: "linx-effect-1",
       role: "linx",
       label: "linx-mount Mount.batch of 1,000 ops, Effect API",
       unit,
     },
-    withCpu(asPairs((ms) => effectLoops(rt, 1, ms, () => Mount.batch(ops, options)))),
-  ),
-)
-await rt.dispose()
-records.push(
-  await rate(
-    {
+    run: withCpu(asPairs((ms) => effectLoops(rt, 1, ms, () => Mount.batch(ops, options)))),
+  },
+  {
+    fields: {
       case: scope,
       key: "linx-promise-1",
       role: "linx",
       label: "linx-mount batch() of 1,000 ops, Promise API",
       unit,
     },
-    withCpu(asPairs((ms) => loops(1, ms, () => Promises.batch(ops, options)))),
-  ),
-)
+    run: withCpu(asPairs((ms) => loops(1, ms, () => Promises.batch(ops, options)))),
+  },
+  ...[
+    ["c-persist-batch", "persist-batch", "C persist-batch: one thread, setns once per 500 pairs"],
+    [
+      "c-persist-batch-fd",
+      "persist-batch-fd",
+      "C persist-batch with the addon's syscalls (open_tree, move_mount…)",
+    ],
+    ["c-persistent", "cross-persistent", "C, one persistent thread, setns per op"],
+  ].map(([key, mode, label]) => ({
+    fields: { case: scope, key, role: "baseline", label, unit },
+    run: (ms) => c(mode, { dir, ms, pid, batch: pairs }),
+  })),
+])
+await rt.dispose()
 await Promises.close()
-
-for (const [key, mode, label] of [
-  ["c-persist-batch", "persist-batch", "C persist-batch: one thread, setns once per 500 pairs"],
-  [
-    "c-persist-batch-fd",
-    "persist-batch-fd",
-    "C persist-batch with the addon's syscalls (open_tree, move_mount…)",
-  ],
-  ["c-persistent", "cross-persistent", "C, one persistent thread, setns per op"],
-]) {
-  records.push(
-    await rate({ case: scope, key, role: "baseline", label, unit }, (ms) =>
-      c(mode, { dir, ms, pid, batch: pairs }),
-    ),
-  )
-}
 
 records.push(...cpuRecords(records))
 target.kill()

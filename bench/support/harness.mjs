@@ -95,6 +95,42 @@ export async function rate(
 }
 
 /**
+ * Measures several rates side by side: each one's warm-up, then round after round one timed
+ * run of each in turn, so that a burst of load from elsewhere on the machine (2 vCPUs shared
+ * with other work) hits every figure of the comparison alike instead of whichever ran then.
+ * `specs`: `{ fields, run, options }` as `rate` takes them (each its own runs, runMs,
+ * warmupMs). Resolves to the records, in the order of `specs`.
+ */
+export async function interleaved(specs) {
+  const plans = specs.map(({ fields, run, options = {} }) => ({
+    fields,
+    run,
+    runs: options.runs ?? config.runs,
+    runMs: options.runMs ?? config.runMs,
+    warmupMs: options.warmupMs ?? config.warmupMs,
+    values: [],
+    cpu: [],
+  }))
+  for (const p of plans) if (p.warmupMs > 0) await p.run(p.warmupMs)
+  const rounds = Math.max(...plans.map((p) => p.runs))
+  for (let i = 0; i < rounds; i++) {
+    for (const p of plans) {
+      if (i >= p.runs) continue
+      const { ops, seconds, cpuSeconds } = await p.run(p.runMs)
+      if (!(ops > 0)) throw new Error(`${p.fields.case} ${p.fields.key}: no operation completed`)
+      p.values.push(ops / seconds)
+      if (cpuSeconds !== undefined) p.cpu.push((cpuSeconds * 1e6) / ops)
+    }
+  }
+  return plans.map((p) => {
+    const record = { better: "higher", ...p.fields, ...summarize(p.values), interleaved: true }
+    if (p.cpu.length === p.runs) record.cpuRuns = p.cpu
+    progress(record)
+    return record
+  })
+}
+
+/**
  * Adds `cpuSeconds` to what a JavaScript run returns: the user + system time of every thread
  * of this process (the event loop, the pool's workers, V8's helpers) over the run, from
  * `process.cpuUsage()`.
