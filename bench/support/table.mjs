@@ -42,6 +42,15 @@ const metaLine = (meta) =>
 // A table cell's text: a "|" (CLONE_VM|CLONE_VFORK) would end the cell.
 const md = (text) => String(text).replaceAll("|", "\\|")
 
+// Each case's wall time and the 1-minute load average at its start → end.
+const caseLine = (cases) =>
+  (cases ?? [])
+    .map(
+      (c) =>
+        `${c.name} ${c.seconds.toFixed(0)} s${c.load ? ` (load ${c.load.map((x) => x.toFixed(1)).join("→")})` : ""}${c.error ? ` FAILED: ${c.error}` : ""}`,
+    )
+    .join(" · ")
+
 const issueTag = (g) => (g.issue === undefined ? "" : `#${g.issue} `)
 
 const goalLine = (g) => {
@@ -80,7 +89,7 @@ const matrix = (rows) => {
   return { head, body, unit: rows[0].unit }
 }
 
-export function renderTable(records, goals, meta) {
+export function renderTable(records, goals, meta, cases) {
   const lines = [
     `linx-mount bench — ${metaLine(meta)}`,
     "every figure: median of the runs [min – max]",
@@ -121,10 +130,11 @@ export function renderTable(records, goals, meta) {
       )
     else if (g.note) lines.push(`             ${g.note}`)
   }
+  if (cases?.length) lines.push("", `cases: ${caseLine(cases)}`)
   return lines.join("\n")
 }
 
-export function renderMarkdown(records, goals, meta) {
+export function renderMarkdown(records, goals, meta, cases) {
   const lines = [`_${metaLine(meta)}; every figure the median of several runs, [min – max]._`, ""]
   lines.push(
     "| case | | implementation | median | min – max | linx × |",
@@ -159,5 +169,6 @@ export function renderMarkdown(records, goals, meta) {
       `| ${g.issue ?? ""} | ${md(g.text)} | ${md(g.measured ?? "")}${g.note ? ` (${g.note})` : ""} | ${g.ratio === undefined ? "" : `${fmt(g.ratio)}×`} | ${g.need ?? ""} | ${g.status} |`,
     )
   }
+  if (cases?.length) lines.push("", `_cases: ${caseLine(cases)}_`)
   return `${lines.join("\n")}\n`
 }
