@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * `npm run bench`: runs every case file under bench/<scope>/*.mjs, prints one table with each
- * linx-mount figure next to its baselines from the same run, checks the targets of issue 5,
+ * linx-mount figure next to its baselines from the same run, checks the targets of issues 11
+ * and 14 (and 13 item 6, CLI start-up, when bench/cli/ has its case),
  * and writes bench/results.json (and bench/results.md, the table as Markdown).
  *
  *   node bench/run.mjs [--quick] [--only pairs,proc/mounts,...] [--strict] [--list-cases]
@@ -47,7 +48,17 @@ const only = onlyArg >= 0 ? (args[onlyArg + 1] ?? "").split(",").filter(Boolean)
 // Folders under bench/ that are not scopes.
 const notScopes = new Set(["support", "c", "bin", "node_modules"])
 // Scopes run in this order (cheap and independent first); any other folder runs after.
-const order = ["pairs", "proc", "scaling", "eventloop", "resources", "list", "breakdown"]
+const order = [
+  "pairs",
+  "batch",
+  "proc",
+  "scaling",
+  "eventloop",
+  "resources",
+  "breakdown",
+  "cli",
+  "list",
+]
 const fileOrder = ["same-ns.mjs", "cross-ns.mjs"]
 
 // ---- into a private mount namespace ----------------------------------------------------
@@ -175,6 +186,7 @@ const runCase = (file) =>
     const dir = join(scratch, file.name.replaceAll("/", "-"))
     mkdirSync(dir, { recursive: true })
     const started = performance.now()
+    const loadBefore = loadavg()[0]
     const child = spawn(process.execPath, [file.path, "--json", ...(quick ? ["--quick"] : [])], {
       cwd: repoDir,
       env: { ...process.env, LINX_BENCH_SCRATCH: dir },
@@ -217,7 +229,10 @@ const runCase = (file) =>
             ? "reported no figures"
             : undefined
       if (error) console.error(`${file.name}: ${error}`)
-      resolve({ name: file.name, seconds, error, records })
+      // The 1-minute load average at its start and end: other work on the machine moves
+      // every figure, and a reader should see when it did.
+      const load = [loadBefore, loadavg()[0]]
+      resolve({ name: file.name, seconds, load, error, records })
     })
   })
 
@@ -236,7 +251,7 @@ console.error(
 const startedAt = performance.now()
 const cases = []
 for (const file of selected) {
-  console.error(`\n▶ ${file.name}`)
+  console.error(`\n▶ ${file.name} (load ${loadavg()[0].toFixed(2)})`)
   cases.push(await runCase(file))
 }
 meta.seconds = (performance.now() - startedAt) / 1000
@@ -245,7 +260,7 @@ cleanup()
 
 const records = cases.flatMap((c) => c.records)
 const goals = checkGoals(records)
-const table = renderTable(records, goals, meta)
+const table = renderTable(records, goals, meta, cases)
 console.log(`\n${table}`)
 const failed = cases.filter((c) => c.error)
 if (failed.length)
@@ -254,7 +269,7 @@ if (failed.length)
 const partial = only.length > 0
 const out = {
   meta: { ...meta, only: partial ? only : undefined },
-  cases: cases.map(({ name, seconds, error }) => ({ name, seconds, error })),
+  cases: cases.map(({ name, seconds, load, error }) => ({ name, seconds, load, error })),
   goals,
   records,
 }
@@ -263,7 +278,7 @@ const out = {
 const suffix = partial ? ".partial" : quick ? ".quick" : ""
 const resultsJson = join(benchDir, `results${suffix}.json`)
 writeFileSync(resultsJson, `${JSON.stringify(out, null, 2)}\n`)
-writeFileSync(join(benchDir, `results${suffix}.md`), renderMarkdown(records, goals, meta))
+writeFileSync(join(benchDir, `results${suffix}.md`), renderMarkdown(records, goals, meta, cases))
 console.log(`\nwrote ${relative(repoDir, resultsJson)} (${meta.seconds.toFixed(0)} s)`)
 const unmet = goals.filter((g) => g.status === "not met")
 process.exitCode = failed.length || (args.includes("--strict") && unmet.length) ? 1 : 0

@@ -15,7 +15,19 @@ const stub = ManagedRuntime.make(
   Layer.succeed(
     Mounter,
     Mounter.of({
-      submit: () => Effect.callback((resume) => void setImmediate(() => resume(Effect.void))),
+      run: (_ns, ops) =>
+        Effect.callback(
+          (resume) =>
+            void setImmediate(() =>
+              resume(
+                Effect.succeed({
+                  outcomes: ops.map(() => ({ _tag: "Done", uniqueId: 0n, handle: -1 })),
+                  undo: [],
+                }),
+              ),
+            ),
+        ),
+      shutdown: Effect.void,
     }),
   ),
 )

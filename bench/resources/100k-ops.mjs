@@ -4,8 +4,9 @@
  * (default pool, 8 callers in flight): 40% same-ns bind/umount, 50% cross-ns bind/umount
  * into an `unshare -m` target, 10% proc mount/umount into an `unshare -m -p -f` target.
  *
- * "Before" is taken after a warm-up of 10,000 ops that starts the pool's workers and the
- * addon's threads, every snapshot after a full GC. The 100,000 ops are run several times in
+ * "Before" is taken after a warm-up of 10,000 ops that starts the pool's fixed set of
+ * piscina workers (started once, then reused: the threads figure counts them, and must not
+ * move), every snapshot after a full GC. The 100,000 ops are run several times in
  * a row: `*-growth` is the median growth over one batch (the steady state), `rss-growth-first`
  * the growth over the first batch after the warm-up — the figure the target is judged on.
  */
@@ -25,6 +26,7 @@ import {
   resources,
   runtime,
 } from "../support/all.mjs"
+import { defaultPool } from "../support/scaling.mjs"
 
 setFlagsFromString("--expose-gc")
 const gc = runInNewContext("gc")
@@ -141,6 +143,17 @@ const records = [
       better: "lower",
     },
     [snapshots[1].rssMB - before.rssMB],
+  ),
+  figure(
+    {
+      case: scope,
+      key: "threads-before",
+      role: "info",
+      label: `threads before (incl. ${defaultPool} piscina workers, started once)`,
+      unit: "threads",
+      better: "lower",
+    },
+    [before.threads],
   ),
   figure(
     {

@@ -1,6 +1,6 @@
 /**
  * scaling/cross-ns — cross-namespace bind + umount pairs/s (into an `unshare -m` target)
- * for 1, 2, 4, 8 callers in flight × pool sizes 1 … default, next to C with as many
+ * for 1, 2, 4, 8 callers in flight × pool sizes 1 … twice the default, next to C with as many
  * persistent setns threads as callers.
  */
 import { emit, layout, mountNamespaceTarget, requireRunner } from "../support/all.mjs"

@@ -1,6 +1,6 @@
 /**
  * scaling/same-ns — same-namespace bind + umount pairs/s for 1, 2, 4, 8 callers in flight
- * × pool sizes 1 … default (`Mounter.layer({ maxThreads })`), next to the C loop with as
+ * × pool sizes 1 … twice the default (`Mounter.layer({ maxThreads })`), next to the C loop with as
  * many threads as callers.
  */
 import { emit, layout, requireRunner } from "../support/all.mjs"

@@ -1,150 +1,198 @@
 /**
- * Where one bind + umount pair's time goes, layer by layer, one caller, µs per pair:
+ * Where a batch's time goes in the piscina design, layer by layer, one at a time (nothing
+ * else in flight), µs per batch, into one namespace:
  *
- *   addon        the addon's thread pool driven directly, op by op: one hand-off to a native
- *                thread and one wake-up back — the native floor of the stack
- *   piscina echo a round trip through a piscina pool of one thread to a worker that returns
- *                its message (two per pair): what a worker-thread design pays per op before
- *                any syscall (the design linx-mount replaced; kept as a baseline)
- *   Effect stub  Mount.bind/umount with a Mounter whose submit succeeds at once: the main
- *                thread's cost (Effect, argument validation) without any worker
- *   Effect API   the whole stack: Mount.bind/umount, Mounter.layer({ maxThreads: 1 })
+ *   piscina echo   a piscina round trip (a pool of one, the Mounter's settings) to a worker
+ *                  that returns its message, the encoded batch: the thread hop alone
+ *   run, empty     Mounter.run of no operation: the pool's scheduling, the encoding, the hop,
+ *                  and the addon's runBatch of nothing (it pins the target, never enters)
+ *   batch of 1     Mount.batch of one bind + umount pair, the whole stack
+ *   batch of 8     Mount.batch of 8 pairs (16 ops), the whole stack
+ *   stub           Mount.batch of 8 pairs with a Mounter that answers at once: validation
+ *                  and Effect on the main thread, no worker; and the same for one pair of
+ *                  independent calls (Mount.bind, Mount.umount), in µs per pair
+ *   addon          the addon's runBatch of those 16 ops called back to back on a plain
+ *                  worker thread: the native floor (the syscalls, the way in and home)
+ *   C              persist-batch with 8 pairs per batch, bare and with the addon's syscalls
  *
- * These reach into dist/ internals (the addon loader): if it moves, the rows that need it
- * are skipped with a note, the others still run.
+ * The ops the addon is given are the very ones Mount.batch hands its Mounter (a stub
+ * records them), encoded with protocol/Codec.ts from dist/.
  */
-
+import { access } from "node:fs/promises"
+import { Worker } from "node:worker_threads"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Piscina } from "piscina"
-import { config, figure, quick } from "./harness.mjs"
+import { c, config, figure, quick } from "./harness.mjs"
 import { Mount, Mounter, runtime } from "./linx.mjs"
 
 const distUrl = new URL("../../dist/", import.meta.url)
-const tryImport = async (path) => {
-  try {
-    return await import(new URL(path, distUrl).href)
-  } catch (error) {
-    console.error(`  (skipping rows that need dist/${path}: ${error.message})`)
-    return undefined
-  }
-}
 
-/** Sequential pairs for `ms`; `pair()` returns a promise or nothing. µs per pair. */
-const timePairs = async (ms, pair) => {
+/** Sequential iterations of `step()` for `ms`: µs per iteration. */
+const timeEach = async (ms, step) => {
   const start = performance.now()
   const deadline = start + ms
   let n = 0
   while (performance.now() < deadline) {
-    await pair()
+    await step()
     n++
   }
   return ((performance.now() - start) * 1000) / n
 }
 
-export async function breakdown({ scope, src, target, ns }) {
+/** One run of the addon's runBatch in a loop on a fresh plain worker thread: µs per batch. */
+const addonRun = (bytes, ms) =>
+  new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./addon-loop-worker.mjs", import.meta.url), {
+      workerData: { distUrl: distUrl.href, bytes, ms },
+    })
+    worker.once("message", (m) => resolve(m))
+    worker.once("error", reject)
+  })
+
+export async function breakdown({ scope, dir, src, target, pid }) {
   const records = []
   const runs = quick ? 3 : config.runs
   const runMs = quick ? 60 : 300
-  const row = async (key, label, pair) => {
-    await timePairs(runMs / 2, pair)
+  const unit = "µs/batch"
+  const push = (key, role, label, values, perWhat = unit) =>
+    records.push(figure({ case: scope, key, role, label, unit: perWhat, better: "lower" }, values))
+  const row = async (key, role, label, step, perWhat) => {
+    await timeEach(runMs / 2, step)
     const values = []
-    for (let i = 0; i < runs; i++) values.push(await timePairs(runMs, pair))
-    records.push(
-      figure(
-        {
-          case: scope,
-          key,
-          role: key === "effect" ? "linx" : "layer",
-          label,
-          unit: "µs/pair",
-          better: "lower",
+    for (let i = 0; i < runs; i++) values.push(await timeEach(runMs, step))
+    push(key, role, label, values, perWhat)
+  }
+
+  const options = { in: { pid } }
+  const pairs = (n) =>
+    Array.from({ length: n }, () => [
+      { verb: "bind", source: src, target },
+      { verb: "umount", target },
+    ]).flat()
+  const eight = pairs(8)
+
+  // What Mount.batch hands the Mounter, recorded by a stub that answers every op "done".
+  let captured
+  const stub = ManagedRuntime.make(
+    Layer.succeed(
+      Mounter,
+      Mounter.of({
+        run: (ns, ops, rollback) => {
+          captured = { in: ns, ops, rollback }
+          return Effect.succeed({
+            outcomes: ops.map(() => ({ _tag: "Done", uniqueId: 0n, handle: -1 })),
+            undo: [],
+          })
         },
-        values,
-      ),
-    )
+        shutdown: Effect.void,
+      }),
+    ),
+  )
+  await stub.runPromise(Mount.batch(eight, options))
+  // Kept apart: the stub rows below record their own calls.
+  const recorded = captured
+  let codec
+  try {
+    codec = await import(new URL("protocol/Codec.js", distUrl).href)
+  } catch (error) {
+    console.error(`  (skipping the rows that need dist/protocol/Codec.js: ${error.message})`)
   }
+  const bytes = codec?.encodeBatch(recorded)
 
-  const nsFields = ns === undefined ? { ns: 0 } : { ns: 1, pid: ns.pid }
-  const inField = ns === undefined ? { _tag: "Self" } : { _tag: "Pid", pid: ns.pid }
-  const bindOp = {
-    kind: 0,
-    ...nsFields,
-    source: src,
-    target,
-    flags: 4096 /* MS_BIND */,
-    remountFlags: 0,
-  }
-  const umountOp = { kind: 1, ...nsFields, target, flags: 0 }
-  const bindRequest = {
-    _tag: "Mount",
-    source: src,
-    target,
-    fstype: "",
-    flags: 4096,
-    data: "",
-    create: false,
-    remountFlags: 0,
-    pidns: false,
-    in: inField,
-  }
-  const umountRequest = { _tag: "Umount", target, flags: 0, in: inField }
-
-  const nativeModule = await tryImport("src/internal/native.js")
-  if (nativeModule) {
-    const addon = nativeModule.native()
-    if (addon.constants?.MS_BIND !== undefined)
-      bindOp.flags = bindRequest.flags = addon.constants.MS_BIND
-    // The addon's thread pool driven directly: one hand-off there and one wake-up back per
-    // op, no Effect, no validation — the floor of the stack.
-    let resolve
-    let failed
-    const pool = new addon.Pool(1, (_id, _index, outcome) => {
-      if (outcome !== null) failed = new Error(`addon: ${JSON.stringify(outcome)}`)
-      resolve()
-    })
-    let id = 0
-    const submit = (op) =>
-      new Promise((r) => {
-        resolve = r
-        pool.submit(++id, [op])
-      })
-    await row("addon", "the addon's pool driven directly (no Effect), op by op", async () => {
-      await submit(bindOp)
-      await submit(umountOp)
-      if (failed) throw failed
-    })
-    await new Promise((r) => pool.close(r))
-  }
-
-  // What the design replaced: a piscina round trip to a worker that does nothing.
+  // The thread hop alone: the Mounter's piscina settings, a pool of one.
   const echo = new Piscina({
     filename: new URL("./echo-worker.mjs", import.meta.url).href,
     minThreads: 1,
     maxThreads: 1,
+    atomics: "sync",
+    recordTiming: false,
   })
-  await row("piscina-echo", "piscina round trips to an echo worker (no syscalls)", async () => {
-    await echo.run([bindRequest])
-    await echo.run([umountRequest])
-  })
+  const message = [bytes ?? new Uint8Array(1024), 1]
+  await row("piscina-echo", "layer", "piscina round trip to an echo worker (no addon)", () =>
+    echo.run(message),
+  )
   await echo.destroy()
 
-  const options = ns === undefined ? undefined : { in: ns }
-  const stub = ManagedRuntime.make(
-    Layer.succeed(Mounter, Mounter.of({ submit: () => Effect.void })),
-  )
-  await row("effect-stub", "Effect API, Mounter stub (main-thread cost, no worker)", () =>
-    stub.runPromise(
-      Effect.andThen(Mount.bind(src, target, options), Mount.umount(target, options)),
+  const rt = runtime()
+  const ns = { _tag: "Pid", pid }
+  await row("run-empty", "layer", "Mounter.run of an empty batch (pool, hop, runBatch)", () =>
+    rt.runPromise(
+      Effect.gen(function* () {
+        const mounter = yield* Mounter
+        return yield* mounter.run(ns, [], false)
+      }),
     ),
+  )
+  const one = pairs(1)
+  await row("batch-1", "linx", "Mount.batch of 1 pair (2 ops), whole stack", () =>
+    rt.runPromise(Mount.batch(one, options)),
+  )
+  await row("batch-8", "linx", "Mount.batch of 8 pairs (16 ops), whole stack", () =>
+    rt.runPromise(Mount.batch(eight, options)),
+  )
+  await rt.dispose()
+
+  await row("stub-8", "layer", "Mount.batch of 8 pairs, Mounter stub (main thread only)", () =>
+    stub.runPromise(Mount.batch(eight, options)),
+  )
+  // The same for independent calls: what the main thread pays per pair before any pool.
+  const pair = Effect.andThen(Mount.bind(src, target, options), Mount.umount(target, options))
+  await row(
+    "stub-pair",
+    "layer",
+    "Mount.bind + Mount.umount, Mounter stub (main thread only)",
+    () => stub.runPromise(pair),
+    "µs/pair",
   )
   await stub.dispose()
 
-  const rt = runtime({ maxThreads: 1 })
-  await row("effect", "Effect API, whole stack, pool of 1", () =>
-    rt.runPromise(Effect.andThen(Mount.bind(src, target, options), Mount.umount(target, options))),
-  )
-  await rt.dispose()
+  if (bytes) {
+    // The libuv threadpool starts on the main thread before any worker unshares (WORKERS.md).
+    await access("/")
+    await addonRun(bytes, runMs / 2)
+    const values = []
+    let last
+    for (let i = 0; i < runs; i++) {
+      const r = await addonRun(bytes, runMs)
+      values.push((r.seconds * 1e6) / r.n)
+      last = r.outcome
+    }
+    const decoded = codec.decodeOutcomes(last, recorded.ops.length)
+    const failed = decoded?.outcomes.find((o) => o._tag !== "Done")
+    if (!decoded || failed) throw new Error(`runBatch: ${JSON.stringify(failed ?? "no outcome")}`)
+    push("addon-8", "layer", "the addon's runBatch of those 16 ops, plain worker thread", values)
+  }
+
+  for (const [key, mode, label] of [
+    ["c-8", "persist-batch", "C persist-batch, 8 pairs per batch"],
+    ["c-fd-8", "persist-batch-fd", "C persist-batch, 8 pairs, the addon's syscalls"],
+  ]) {
+    const values = []
+    for (let i = 0; i < runs; i++) {
+      const r = await c(mode, { dir, ms: runMs, pid, batch: 8 })
+      values.push((r.seconds * 1e6 * 8) / r.ops)
+    }
+    push(key, "baseline", label, values)
+  }
+
+  // What one more pair costs once the round trip is paid, from the medians.
+  const median = (key) => records.find((r) => r.key === key)?.median
+  const marginal = (median("batch-8") - median("run-empty")) / 8
+  if (Number.isFinite(marginal))
+    records.push(
+      figure(
+        {
+          case: scope,
+          key: "per-pair-beyond-trip",
+          role: "layer",
+          label: "batch of 8 minus the empty round trip, per pair",
+          unit: "µs/pair",
+          better: "lower",
+        },
+        [marginal],
+      ),
+    )
   return records
 }

@@ -70,6 +70,9 @@ export const summarize = (values) => ({
 /**
  * Measures a rate: one untimed warm-up run, then `config.runs` timed runs. `run(ms)` works
  * for about `ms` milliseconds and returns `{ ops, seconds }`; the figure is ops/seconds.
+ * When every run also returns `cpuSeconds` (the C baseline does; `withCpu` adds it to a
+ * JavaScript run), the record keeps the CPU per op of each run, in µs, as `cpuRuns`: see
+ * `cpuRecords`.
  */
 export async function rate(
   fields,
@@ -78,15 +81,93 @@ export async function rate(
 ) {
   if (warmupMs > 0) await run(warmupMs)
   const values = []
+  const cpu = []
   for (let i = 0; i < runs; i++) {
-    const { ops, seconds } = await run(runMs)
+    const { ops, seconds, cpuSeconds } = await run(runMs)
     if (!(ops > 0)) throw new Error(`${fields.case} ${fields.key}: no operation completed`)
     values.push(ops / seconds)
+    if (cpuSeconds !== undefined) cpu.push((cpuSeconds * 1e6) / ops)
   }
   const record = { better: "higher", ...fields, ...summarize(values) }
+  if (cpu.length === runs) record.cpuRuns = cpu
   progress(record)
   return record
 }
+
+/**
+ * Measures several rates side by side: each one's warm-up, then round after round one timed
+ * run of each in turn, so that a burst of load from elsewhere on the machine (2 vCPUs shared
+ * with other work) hits every figure of the comparison alike instead of whichever ran then.
+ * `specs`: `{ fields, run, options }` as `rate` takes them (each its own runs, runMs,
+ * warmupMs). Resolves to the records, in the order of `specs`.
+ */
+export async function interleaved(specs) {
+  const plans = specs.map(({ fields, run, options = {} }) => ({
+    fields,
+    run,
+    runs: options.runs ?? config.runs,
+    runMs: options.runMs ?? config.runMs,
+    warmupMs: options.warmupMs ?? config.warmupMs,
+    values: [],
+    cpu: [],
+  }))
+  for (const p of plans) if (p.warmupMs > 0) await p.run(p.warmupMs)
+  const rounds = Math.max(...plans.map((p) => p.runs))
+  for (let i = 0; i < rounds; i++) {
+    for (const p of plans) {
+      if (i >= p.runs) continue
+      const { ops, seconds, cpuSeconds } = await p.run(p.runMs)
+      if (!(ops > 0)) throw new Error(`${p.fields.case} ${p.fields.key}: no operation completed`)
+      p.values.push(ops / seconds)
+      if (cpuSeconds !== undefined) p.cpu.push((cpuSeconds * 1e6) / ops)
+    }
+  }
+  return plans.map((p) => {
+    const record = { better: "higher", ...p.fields, ...summarize(p.values), interleaved: true }
+    if (p.cpu.length === p.runs) record.cpuRuns = p.cpu
+    progress(record)
+    return record
+  })
+}
+
+/**
+ * Adds `cpuSeconds` to what a JavaScript run returns: the user + system time of every thread
+ * of this process (the event loop, the pool's workers, V8's helpers) over the run, from
+ * `process.cpuUsage()`.
+ */
+export const withCpu =
+  (run) =>
+  async (...args) => {
+    const before = process.cpuUsage()
+    const result = await run(...args)
+    const used = process.cpuUsage(before)
+    return { ...result, cpuSeconds: (used.user + used.system) / 1e6 }
+  }
+
+/**
+ * The CPU figures of rate records that have them (`cpuRuns`): one record each, key
+ * `<key>-cpu`, in µs per op of the rate's unit ("pairs/s" → "µs/pair").
+ */
+export const cpuRecords = (records) =>
+  records
+    .filter((r) => Array.isArray(r.cpuRuns))
+    .map((r) =>
+      figure(
+        {
+          case: r.case,
+          key: `${r.key}-cpu`,
+          role: r.role,
+          label: `${r.label}: CPU per ${opName(r.unit)}, all threads`,
+          unit: `µs/${opName(r.unit)}`,
+          better: "lower",
+          cpuOf: r.key,
+        },
+        r.cpuRuns,
+      ),
+    )
+
+// "pairs/s" → "pair", "mounts/s" → "mount"
+const opName = (unit) => unit.split("/")[0].replace(/s$/, "")
 
 /** A record of figures measured some other way (latencies, resource counts). */
 export function figure(fields, values) {

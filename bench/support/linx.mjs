@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { Mount, Mounter } from "linx-mount"
 import * as Promises from "linx-mount/promises"
-import { config, loops, rate } from "./harness.mjs"
+import { config, loops, withCpu } from "./harness.mjs"
 
 export { Mount, Mounter, Promises }
 
@@ -69,45 +69,52 @@ export const effectBurst = (rt, n, src, targets, options) =>
 
 /**
  * The linx-mount rows of a bind + umount pairs case: the Effect API and the Promise API,
- * each with 1 and 8 callers in flight, on the default pool, after a warm-up. `options` is
- * what every call takes (`{ in: { pid } }` for another namespace). Resolves to the records.
+ * each with 1 and 8 callers in flight, on the default pool, as specs for harness
+ * `interleaved` (beside the case's baselines). `options` is what every call takes
+ * (`{ in: { pid } }` for another namespace). Every run also measures the CPU of all this
+ * process's threads (`cpuRuns`, see harness `cpuRecords`). `start()` makes the Effect
+ * runtime and warms both APIs up (the JIT, the pools' workers, the kernel); `close()` ends
+ * both pools.
  */
-export const linxPairRates = async (scope, src, targets, options) => {
+export const linxPairSpecs = (scope, src, targets, options) => {
   const unit = "pairs/s"
   const callersLabel = (n) => `${n} caller${n > 1 ? "s" : ""}`
-  const records = []
-  const rt = runtime()
-  // Before the first figure: let the JIT, the pool's threads and the kernel settle.
-  await effectLoops(rt, 8, config.processWarmupMs, (k) => effectPair(src, targets[k], options))
+  let rt
+  const specs = []
   for (const callers of [1, 8]) {
-    records.push(
-      await rate(
-        {
-          case: scope,
-          key: `linx-effect-${callers}`,
-          role: "linx",
-          label: `linx-mount Effect API, ${callersLabel(callers)}`,
-          unit,
-        },
-        (ms) => effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k], options)),
+    specs.push({
+      fields: {
+        case: scope,
+        key: `linx-effect-${callers}`,
+        role: "linx",
+        label: `linx-mount Effect API, ${callersLabel(callers)}`,
+        unit,
+      },
+      run: withCpu((ms) =>
+        effectLoops(rt, callers, ms, (k) => effectPair(src, targets[k], options)),
       ),
-    )
+    })
   }
-  await rt.dispose()
   for (const callers of [1, 8]) {
-    records.push(
-      await rate(
-        {
-          case: scope,
-          key: `linx-promise-${callers}`,
-          role: "linx",
-          label: `linx-mount Promise API, ${callersLabel(callers)}`,
-          unit,
-        },
-        (ms) => loops(callers, ms, (k) => promisePair(src, targets[k], options)),
-      ),
-    )
+    specs.push({
+      fields: {
+        case: scope,
+        key: `linx-promise-${callers}`,
+        role: "linx",
+        label: `linx-mount Promise API, ${callersLabel(callers)}`,
+        unit,
+      },
+      run: withCpu((ms) => loops(callers, ms, (k) => promisePair(src, targets[k], options))),
+    })
   }
-  await Promises.close()
-  return records
+  const start = async () => {
+    rt = runtime()
+    await effectLoops(rt, 8, config.processWarmupMs, (k) => effectPair(src, targets[k], options))
+    await loops(8, config.processWarmupMs / 2, (k) => promisePair(src, targets[k], options))
+  }
+  const close = async () => {
+    await rt?.dispose()
+    await Promises.close()
+  }
+  return { specs, start, close }
 }

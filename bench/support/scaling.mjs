@@ -1,20 +1,21 @@
 /**
- * The scaling matrix: callers in flight (1, 2, 4, 8) × pool sizes (1 … the default
- * maxThreads), through the Effect API, next to the raw C with as many threads as callers.
+ * The scaling matrix: callers in flight (1, 2, 4, 8) × piscina pool sizes (1 … twice the
+ * default maxThreads, at most 8: whether workers beyond one per CPU help), through the
+ * Effect API, next to the raw C with as many threads as callers.
  */
 import { availableParallelism } from "node:os"
 import { c, config, quick, rate } from "./harness.mjs"
 import { effectLoops, effectPair, runtime } from "./linx.mjs"
 
-/** Mounter's default maxThreads (see src/Mounter.ts): twice the CPUs, from 2 to 8. */
-export const defaultPool = Math.min(8, Math.max(2, availableParallelism() * 2))
+/** Mounter's default maxThreads (see src/Mounter.ts): one worker per CPU, from 2 to 8. */
+export const defaultPool = Math.min(8, Math.max(2, availableParallelism()))
 
 export async function scaling({ scope, dir, src, targets, options, cMode, cArgs = {} }) {
   const records = []
   const callersList = quick ? [1, 8] : [1, 2, 4, 8]
   const pools = quick
     ? [...new Set([1, defaultPool])]
-    : Array.from({ length: defaultPool }, (_, i) => i + 1)
+    : Array.from({ length: Math.min(8, defaultPool * 2) }, (_, i) => i + 1)
   const runs = { runs: quick ? 2 : 3, runMs: quick ? 60 : 250, warmupMs: quick ? 30 : 100 }
   for (const pool of pools) {
     const rt = runtime({ maxThreads: pool })
