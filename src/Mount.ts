@@ -705,6 +705,17 @@ const submit = Effect.fnUntraced(function* (build: () => Call) {
   return yield* execute(call)
 })
 
+// A verb's span, named after it (`Mount.bind`), without the call-site stack Effect.fn
+// captures: that capture alone cost about a third of a bind's main-thread time
+// (bench/breakdown's stub rows).
+const spanOptions = { captureStackTrace: false } as const
+
+// A verb: its arguments read and validated when the effect runs, then one call.
+const verb =
+  <A extends ReadonlyArray<unknown>>(name: string, build: (...args: A) => Call) =>
+  (...args: A): Result =>
+    Effect.withSpan(Effect.asVoid(submit(() => build(...args))), `Mount.${name}`, spanOptions)
+
 // Runs one call; its result is the unique id of the mount it made (0n for other verbs).
 const execute = Effect.fnUntraced(function* (call: Call) {
   const mounter = yield* Mounter
@@ -731,14 +742,7 @@ export const mount: (
   target: PathLike,
   fstype: string,
   options?: MountOptions,
-) => Result = Effect.fn("Mount.mount")(function* (
-  source: string,
-  target: PathLike,
-  fstype: string,
-  options?: MountOptions,
-) {
-  yield* submit(() => mountCall(source, target, fstype, options))
-})
+) => Result = verb("mount", mountCall)
 
 /**
  * Makes `source` visible at `target` too — a bind mount (`mount --bind`). The source tree is
@@ -749,10 +753,10 @@ export const mount: (
  * @since 0.1.0
  * @category verbs
  */
-export const bind: (source: PathLike, target: PathLike, options?: BindOptions) => Result =
-  Effect.fn("Mount.bind")(function* (source: PathLike, target: PathLike, options?: BindOptions) {
-    yield* submit(() => bindCall(source, target, options))
-  })
+export const bind: (source: PathLike, target: PathLike, options?: BindOptions) => Result = verb(
+  "bind",
+  bindCall,
+)
 
 /**
  * Changes a mount in place (`mount -o remount`), with mount(2)'s exact meaning: with `bind`
@@ -763,11 +767,10 @@ export const bind: (source: PathLike, target: PathLike, options?: BindOptions) =
  * @since 0.1.0
  * @category verbs
  */
-export const remount: (target: PathLike, options?: RemountOptions) => Result = Effect.fn(
-  "Mount.remount",
-)(function* (target: PathLike, options?: RemountOptions) {
-  yield* submit(() => remountCall(target, options))
-})
+export const remount: (target: PathLike, options?: RemountOptions) => Result = verb(
+  "remount",
+  remountCall,
+)
 
 /**
  * Moves the mount at `source` to `target` atomically (`mount --move`). The kernel refuses
@@ -777,13 +780,7 @@ export const remount: (target: PathLike, options?: RemountOptions) => Result = E
  * @category verbs
  */
 export const move: (source: PathLike, target: PathLike, options?: NamespaceOptions) => Result =
-  Effect.fn("Mount.move")(function* (
-    source: PathLike,
-    target: PathLike,
-    options?: NamespaceOptions,
-  ) {
-    yield* submit(() => moveCall(source, target, options))
-  })
+  verb("move", moveCall)
 
 /**
  * Unmounts the filesystem at `target` — umount2(2). `flags`: `detach` (lazy), `force`,
@@ -792,11 +789,10 @@ export const move: (source: PathLike, target: PathLike, options?: NamespaceOptio
  * @since 0.1.0
  * @category verbs
  */
-export const umount: (target: PathLike, options?: UmountOptions) => Result = Effect.fn(
-  "Mount.umount",
-)(function* (target: PathLike, options?: UmountOptions) {
-  yield* submit(() => umountCall(target, options))
-})
+export const umount: (target: PathLike, options?: UmountOptions) => Result = verb(
+  "umount",
+  umountCall,
+)
 
 /**
  * Makes `newRoot` the root of the mount namespace and puts the old root at `putOld` —
@@ -810,13 +806,7 @@ export const pivotRoot: (
   newRoot: PathLike,
   putOld: PathLike,
   options?: NamespaceOptions,
-) => Result = Effect.fn("Mount.pivotRoot")(function* (
-  newRoot: PathLike,
-  putOld: PathLike,
-  options?: NamespaceOptions,
-) {
-  yield* submit(() => pivotCall(newRoot, putOld, options))
-})
+) => Result = verb("pivotRoot", pivotCall)
 
 /**
  * Sets and clears mount attributes and the propagation type — mount_setattr(2): on one
@@ -825,18 +815,16 @@ export const pivotRoot: (
  * @since 0.1.0
  * @category verbs
  */
-export const setAttributes: (target: PathLike, options: SetAttributesOptions) => Result = Effect.fn(
-  "Mount.setAttributes",
-)(function* (target: PathLike, options: SetAttributesOptions) {
-  yield* submit(() => setAttributesCall(target, options))
-})
+export const setAttributes: (target: PathLike, options: SetAttributesOptions) => Result = verb(
+  "setAttributes",
+  setAttributesCall,
+)
 
-const propagationVerb = (kind: Propagation, name: string) => {
-  const build = propagationCall(kind, name)
-  return Effect.fn(`Mount.${name}`)(function* (target: PathLike, options?: PropagationOptions) {
-    yield* submit(() => build(target, options))
-  }) as (target: PathLike, options?: PropagationOptions) => Result
-}
+const propagationVerb = (
+  kind: Propagation,
+  name: string,
+): ((target: PathLike, options?: PropagationOptions) => Result) =>
+  verb(name, propagationCall(kind, name))
 
 /**
  * Makes the mount at `target` private (`mount --make-private`; `recursive`: `--make-rprivate`).
@@ -941,6 +929,15 @@ const scoped = Effect.fnUntraced(function* (build: () => Call) {
   yield* Effect.acquireRelease(execute(call), (uniqueId) => release(mounter, { call, uniqueId }))
 })
 
+const scopedVerb =
+  <A extends ReadonlyArray<unknown>>(name: string, build: (...args: A) => Call) =>
+  (...args: A): Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> =>
+    Effect.withSpan(
+      scoped(() => build(...args)),
+      `Mount.${name}`,
+      spanOptions,
+    )
+
 /**
  * `bind`, detached again when the scope closes, in the namespace it was made in — only if
  * the mount there is still the one made. Interrupted before it reached a worker, nothing is
@@ -953,11 +950,10 @@ export const bindScoped: (
   source: PathLike,
   target: PathLike,
   options?: BindOptions,
-) => Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> = Effect.fn(
-  "Mount.bindScoped",
-)(function* (source: PathLike, target: PathLike, options?: BindOptions) {
-  yield* scoped(() => bindCall(source, target, options))
-})
+) => Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> = scopedVerb(
+  "bindScoped",
+  bindCall,
+)
 
 /**
  * `mount` of a new filesystem (or a bind), unmounted again when the scope closes; see
@@ -971,11 +967,10 @@ export const mountScoped: (
   target: PathLike,
   fstype: string,
   options?: MountOptions,
-) => Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> = Effect.fn(
-  "Mount.mountScoped",
-)(function* (source: string, target: PathLike, fstype: string, options?: MountOptions) {
-  yield* scoped(() => mountCall(source, target, fstype, options))
-})
+) => Effect.Effect<void, MountError | InvalidArgument, Mounter | Scope.Scope> = scopedVerb(
+  "mountScoped",
+  mountCall,
+)
 
 // ---- batches ------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import { execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Tracer from "effect/Tracer"
 import { Mount, type MountEntry, Mounter } from "linx-mount"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
@@ -44,6 +45,37 @@ describe.skipIf(!privileged)("Mount verbs (real kernel)", () => {
     for (const t of targets) t.kill()
     await runtime.dispose()
     removeScratch(base)
+  })
+
+  it("each verb runs in a span named after it, also when it fails", async () => {
+    const names: Array<string> = []
+    const recording = Tracer.make({
+      span: (options) => {
+        names.push(options.name)
+        return Tracer.nativeTracer.span(options)
+      },
+    })
+    const src = dir("spans", "src")
+    const dst = dir("spans", "dst")
+    await run(
+      Effect.withTracer(
+        Effect.gen(function* () {
+          yield* Mount.bind(src, dst)
+          yield* Mount.makePrivate(dst)
+          yield* Mount.umount(dst)
+          yield* Effect.flip(Mount.umount(dst))
+          yield* Effect.flip(Mount.mount("t", "", "tmpfs"))
+        }),
+        recording,
+      ),
+    )
+    expect(names).toEqual([
+      "Mount.bind",
+      "Mount.makePrivate",
+      "Mount.umount",
+      "Mount.umount",
+      "Mount.mount",
+    ])
   })
 
   it("bind makes the source visible at the target, umount takes it away", async () => {
