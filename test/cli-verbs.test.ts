@@ -460,7 +460,7 @@ describe.skipIf(!privileged)("the verbs against mount(8) and umount(8)", () => {
     const r = linx("umount", `${base}/not-there`)
     expect(r).toMatchObject({
       status: 32,
-      stderr: `linx-mount umount: unmounting "${base}/not-there" failed: ENOENT (no such file or directory)\n`,
+      stderr: `linx-mount umount: looking up "${base}/not-there" failed: ENOENT (no such file or directory)\n`,
     })
     const dead = linx("umount", "--pid", "4000000", "/mnt")
     expect(dead.status).toBe(32)
