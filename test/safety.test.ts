@@ -6,7 +6,15 @@
  * container's /proc/<pid>/mountinfo and ours.
  */
 import { execFileSync, spawn } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs"
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs"
 import * as Effect from "effect/Effect"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import { InvalidArgument, Mount, type MountEntry, MountError, Mounter } from "linx-mount"
@@ -15,6 +23,18 @@ import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js
 import { mountNamespaceTarget, pidNamespaceTarget, type Target } from "./support/targets.js"
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Stops `pid` and waits until it is stopped (kill(2) only asks; a busy machine is late). */
+const stop = async (child: ReturnType<typeof spawn>) => {
+  child.kill("SIGSTOP")
+  for (let i = 0; i < 1000; i++) {
+    const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8")
+    // The state follows the command's closing parenthesis.
+    if (stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) === "T") return
+    await sleep(1)
+  }
+  throw new Error(`process ${child.pid} did not stop`)
+}
 
 describe.skipIf(!privileged)("safe against a hostile container (real kernel)", () => {
   let runtime: ManagedRuntime.ManagedRuntime<Mounter, unknown>
@@ -95,8 +115,7 @@ describe.skipIf(!privileged)("safe against a hostile container (real kernel)", (
           race.kill("SIGCONT")
           const results = await run(Effect.all(calls, { concurrency: "unbounded" }))
           // Stopped while we look: the mounts then stay where their names are.
-          race.kill("SIGSTOP")
-          await sleep(1)
+          await stop(race)
           for (const r of results) {
             if (r._tag === "Success") made++
             else {
