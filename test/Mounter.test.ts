@@ -383,7 +383,10 @@ describe.skipIf(!privileged)("Mounter (real kernel)", () => {
           Mount.bind(src, `${fuse.mountPoint}/x`, { in: { pid: t.pid } }),
         )
         stuck.catch(() => undefined)
-        await sleep(50)
+        // In the kernel (its worker away in the target's namespace) before the next call is
+        // made: a worker slow to start (the sanitizer build) would otherwise take both calls
+        // as one task.
+        await untilAway(1)
         const queued = runtime.runFork(Mount.bind(src, "/mnt", { in: { pid: t.pid } }))
         await sleep(50)
         const started = performance.now()
