@@ -2,8 +2,12 @@
 // Runs the vitest suite inside a private mount namespace of its own, so every mount the
 // privileged tests make disappears with the run, whatever happens to it. Without root the
 // suite runs as is and the privileged tests skip, except under CI, where they must run.
+// /tmp is the host's: a temporary directory the tests leave there fails the run.
 import { spawnSync } from "node:child_process"
-import { readlinkSync } from "node:fs"
+import { readdirSync, readlinkSync } from "node:fs"
+
+const ours = () => new Set(readdirSync("/tmp").filter((name) => name.startsWith("linx-")))
+const before = ours()
 
 const args = process.argv.slice(2)
 const vitest = ["node_modules/.bin/vitest", "run", ...args]
@@ -22,6 +26,11 @@ const result = spawnSync(command[0], command.slice(1), {
 })
 if (result.error) {
   console.error(`could not start ${command[0]}: ${result.error.message}`)
+  process.exit(1)
+}
+const left = [...ours()].filter((name) => !before.has(name))
+if (left.length > 0) {
+  console.error(`the tests left ${left.length} directories in /tmp: ${left.slice(0, 5).join(" ")}`)
   process.exit(1)
 }
 process.exit(result.status ?? 1)

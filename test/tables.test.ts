@@ -224,7 +224,7 @@ describe.skipIf(!privileged)("table readers: the real kernel (privileged)", () =
     // Names made of every byte class the kernel treats specially, sources too, and every
     // propagation and attribute mountinfo can show.
     const { pid, line } = await inNamespace(String.raw`
-      D=$(mktemp -d /tmp/linx-tables-ns-XXXXXX)
+      D=$(mktemp -d ${scratch}/ns-XXXXXX)
       mount -t tmpfs -o size=4m linx-tables-ns "$D" && cd "$D"
       mkdir "with space" $'tab\there' $'new\nline' 'back\slash' 'lit\040eral' $'cr\rhere' \
         $'raw-\xff\xfe' '日本語' 'hash#dir' shared peer slave both unbindable empty attrs \
@@ -317,7 +317,7 @@ describe.skipIf(!privileged)("table readers: the real kernel (privileged)", () =
 
   it("shows another namespace from its root, where mountinfo shows a chrooted process's view", async () => {
     const { pid, line: jail } = await inNamespace(`
-      J=$(mktemp -d /tmp/linx-tables-jail-XXXXXX)
+      J=$(mktemp -d ${scratch}/jail-XXXXXX)
       mount -t tmpfs -o size=1m linx-jail "$J"
       mkdir "$J/usr" "$J/inner" && mount --rbind /usr "$J/usr" && mount -t tmpfs inner "$J/inner"
       ln -s usr/bin "$J/bin" && ln -s usr/lib "$J/lib" && ln -s usr/lib64 "$J/lib64"
@@ -390,7 +390,7 @@ describe.skipIf(!privileged)("table readers: the real kernel (privileged)", () =
     // escaped), each with a byte that is not UTF-8; measured by a child with --expose-gc.
     const fixtures = join(root, "test", "fixtures", "tables")
     const script = `
-      D=$(mktemp -d /tmp/linx-tables-hostile-XXXXXX)
+      D=$(mktemp -d ${scratch}/hostile-XXXXXX)
       mount -t tmpfs -o size=64m linx-hostile "$D"
       bash "$1/hostile-build.sh" "$D" 14 40 40
       exec "$2" --expose-gc "$1/hostile-measure.mjs" 7`
