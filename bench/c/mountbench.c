@@ -191,12 +191,12 @@ static void* persistentThread(void* arg) {
   return NULL;
 }
 
-// T persistent threads (each its own fs_struct, its own target), all started at once.
-static long runCrossPersistent(void) {
+// T threads running `body` (each its own target), all started at once; their ops summed.
+static long runThreads(void* (*body)(void*)) {
   struct Worker* ws = calloc(threads, sizeof *ws);
   for (int i = 0; i < threads; i++) {
     ws[i].index = i;
-    if ((errno = pthread_create(&ws[i].thread, NULL, persistentThread, &ws[i]))) die("pthread_create", NULL);
+    if ((errno = pthread_create(&ws[i].thread, NULL, body, &ws[i]))) die("pthread_create", NULL);
   }
   long ops = 0;
   for (int i = 0; i < threads; i++) {
@@ -206,6 +206,9 @@ static long runCrossPersistent(void) {
   free(ws);
   return ops;
 }
+
+// T persistent threads, each with its own fs_struct.
+static long runCrossPersistent(void) { return runThreads(persistentThread); }
 
 // ---- persist-batch: one thread that enters once per batch ------------------------------
 
@@ -316,18 +319,7 @@ static void* batchThread(void* arg) {
 
 static long runPersistBatch(int fd) {
   fdStyle = fd;
-  struct Worker* ws = calloc(threads, sizeof *ws);
-  for (int i = 0; i < threads; i++) {
-    ws[i].index = i;
-    if ((errno = pthread_create(&ws[i].thread, NULL, batchThread, &ws[i]))) die("pthread_create", NULL);
-  }
-  long ops = 0;
-  for (int i = 0; i < threads; i++) {
-    pthread_join(ws[i].thread, NULL);
-    ops += ws[i].ops;
-  }
-  free(ws);
-  return ops;
+  return runThreads(batchThread);
 }
 
 // ---- proc mounts in a PID namespace ---------------------------------------------------
