@@ -109,7 +109,7 @@ export interface CellOptions {
 // ---- options, as libmount merges them ----------------------------------------------------
 
 /** An option list split as libmount's parser splits it: at commas outside double quotes. */
-const splitOptions = (s: string): Array<string> => {
+export const splitOptions = (s: string): Array<string> => {
   const items: Array<string> = []
   let current = ""
   let quoted = false

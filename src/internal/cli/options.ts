@@ -21,6 +21,7 @@
  */
 
 import { perMountFlags } from "../../../protocol/Flags.js"
+import { splitOptions } from "./columns.js"
 
 /** The mount(2) flags the words set and clear (the API's flag names). */
 export type Flag =
@@ -143,24 +144,8 @@ export const meaningOf = (word: string): Meaning | undefined => {
  * The words of `-o` values, split as libmount splits an option string: at commas outside
  * double quotes; empty items dropped. Several `-o` add up, in order.
  */
-export const splitWords = (values: ReadonlyArray<string>): Array<string> => {
-  const out: Array<string> = []
-  for (const value of values) {
-    let current = ""
-    let quoted = false
-    for (const ch of value) {
-      if (ch === '"') quoted = !quoted
-      if (ch === "," && !quoted) {
-        if (current !== "") out.push(current)
-        current = ""
-      } else {
-        current += ch
-      }
-    }
-    if (current !== "") out.push(current)
-  }
-  return out
-}
+export const splitWords = (values: ReadonlyArray<string>): Array<string> =>
+  values.flatMap(splitOptions)
 
 /** The words sorted out: operation, flags (final state), propagation, data, the rest. */
 export interface Sorted {
