@@ -413,6 +413,25 @@ const formOptions = fc.record(
   },
   { requiredKeys: ["flags"] },
 )
+// Mostly set/clear/propagation alone, so setAttributes' own rules decide: drawn from the
+// full options above, a call names only its own keys a few times in a thousand.
+const knownAttributes = fc.uniqueArray(fc.constantFrom(...attributes), { maxLength: 2 })
+const attributeOptions = fc.record(
+  {
+    set: fc.oneof(
+      { weight: 3, arbitrary: knownAttributes },
+      { weight: 1, arbitrary: attributesArb },
+    ),
+    clear: fc.oneof(
+      { weight: 3, arbitrary: knownAttributes },
+      { weight: 1, arbitrary: attributesArb },
+    ),
+    propagation: fc.oneof(fc.constantFrom(...propagations), defined),
+    recursive: boolArb,
+    in: inArb,
+  },
+  { requiredKeys: [] },
+)
 // A mount's source is a path for a bind or a move: the byte forms that must not pass too.
 const sourceArb = fc.oneof(
   { weight: 4, arbitrary: pathArb },
@@ -431,7 +450,7 @@ const argsArb = (v: Verb) =>
       v.name === "mount" ? sourceArb : pathArb,
       pathArb,
       fstypeArb,
-      fc.oneof(optionsArb, sparse, formOptions),
+      fc.oneof(optionsArb, sparse, formOptions, attributeOptions),
       fc.boolean(),
     )
     .map(([a, b, c, options, short]) => {
