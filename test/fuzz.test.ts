@@ -41,6 +41,7 @@ import type { Batch, Namespace, NamespaceRef, Op } from "../protocol/Request.js"
 import { stages } from "../protocol/Stage.js"
 import { native } from "../src/internal/native.js"
 import { errnoName } from "../src/MountError.js"
+import { batchArbitraries, u32 } from "./support/batches.js"
 import { privileged, removeScratch, scratchTmpfs } from "./support/privileged.js"
 import { effectRunner, faultyWorker, hook } from "./support/workloads.js"
 
@@ -706,73 +707,14 @@ const bytesArb = fc.oneof(
   fc.string({ maxLength: 10 }),
   fc.uint8Array({ maxLength: 10 }).map((b) => new Uint8Array(b)),
 )
-const u32 = fc.integer({ min: 0, max: 0xffffffff })
-const refArb: fc.Arbitrary<NamespaceRef> = fc.oneof(
-  fc.constant({ _tag: "None" } as const),
-  fc.constant({ _tag: "Own" } as const),
-  fc.constant({ _tag: "Target" } as const),
-  fc.integer({ min: 1, max: 0xffffffff }).map((pid) => ({ _tag: "Pid", pid }) as const),
-  bytesArb.map((path) => ({ _tag: "Path", path }) as const),
-)
-const listArb = fc.array(bytesArb, { maxLength: 3 })
-const opArb: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({
-    _tag: fc.constant("Mount" as const),
-    source: bytesArb,
-    target: bytesArb,
-    fstype: bytesArb,
-    superFlags: fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 }),
-    options: listArb,
-    attributes: u32,
-    create: fc.boolean(),
-    pidNamespace: refArb,
-  }),
-  fc.record({
-    _tag: fc.constant("Bind" as const),
-    source: bytesArb,
-    target: bytesArb,
-    recursive: fc.boolean(),
-    attrSet: u32,
-    attrClear: u32,
-    create: fc.boolean(),
-    sourceAtHome: fc.boolean(),
-    idmap: refArb,
-  }),
-  fc.record({
-    _tag: fc.constant("Remount" as const),
-    target: bytesArb,
-    reconfigure: fc.boolean(),
-    superFlags: fc.array(fc.string({ maxLength: 6 }), { maxLength: 3 }),
-    options: listArb,
-    attrSet: u32,
-    attrClear: u32,
-  }),
-  fc.record({ _tag: fc.constant("Move" as const), source: bytesArb, target: bytesArb }),
-  fc.record({
-    _tag: fc.constant("Umount" as const),
-    target: bytesArb,
-    flags: u32,
-    uniqueId: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  }),
-  fc.record({ _tag: fc.constant("PivotRoot" as const), newRoot: bytesArb, putOld: bytesArb }),
-  fc.record({
-    _tag: fc.constant("SetAttributes" as const),
-    target: bytesArb,
-    attrSet: u32,
-    attrClear: u32,
-    propagation: u32,
-    recursive: fc.boolean(),
-  }),
-)
-const nsArb: fc.Arbitrary<Namespace> = fc.oneof(
-  fc.constant({ _tag: "Self" } as const),
-  fc.integer({ min: 1, max: 0xffffffff }).map((pid) => ({ _tag: "Pid", pid }) as const),
-  bytesArb.map((path) => ({ _tag: "Path", path }) as const),
-)
-const batchArb: fc.Arbitrary<Batch> = fc.record({
-  in: nsArb,
-  rollback: fc.boolean(),
-  ops: fc.array(opArb, { maxLength: 4 }),
+const { batch: batchArb } = batchArbitraries({
+  path: bytesArb,
+  text: bytesArb,
+  superFlag: fc.string({ maxLength: 6 }),
+  listLength: 3,
+  pid: fc.integer({ min: 1, max: 0xffffffff }),
+  maxOps: 4,
+  watch: false,
 })
 
 /** The addon refuses what the kernel could not take: NUL bytes in strings, empty targets. */

@@ -11,6 +11,7 @@ import { attributeConstants, mountFlagConstants, umountFlagConstants } from "../
 import type { Batch, Bytes, NamespaceRef, Op } from "../protocol/Request.js"
 import { stages } from "../protocol/Stage.js"
 import { native } from "../src/internal/native.js"
+import { batchArbitraries } from "./support/batches.js"
 
 const addon = native()
 
@@ -55,73 +56,14 @@ const path = fc.oneof(
   fc.uint8Array({ minLength: 1, maxLength: 40 }).filter((b) => !b.includes(0)),
 )
 const text = fc.string({ maxLength: 20 }).filter((s) => !s.includes("\0"))
-const u32 = fc.integer({ min: 0, max: 0xffffffff })
-const pid = fc.integer({ min: 1, max: 4_194_304 })
-const ref = fc.oneof(
-  fc.constant({ _tag: "None" } as const),
-  fc.constant({ _tag: "Own" } as const),
-  fc.constant({ _tag: "Target" } as const),
-  pid.map((p) => ({ _tag: "Pid", pid: p }) as const),
-  path.map((p) => ({ _tag: "Path", path: p }) as const),
-)
-const op: fc.Arbitrary<Op> = fc.oneof(
-  fc.record({
-    _tag: fc.constant("Mount" as const),
-    source: text,
-    target: path,
-    fstype: text,
-    superFlags: fc.array(text, { maxLength: 4 }),
-    options: fc.array(path, { maxLength: 4 }),
-    attributes: u32,
-    create: fc.boolean(),
-    pidNamespace: ref,
-  }),
-  fc.record({
-    _tag: fc.constant("Bind" as const),
-    source: path,
-    target: path,
-    recursive: fc.boolean(),
-    attrSet: u32,
-    attrClear: u32,
-    create: fc.boolean(),
-    sourceAtHome: fc.boolean(),
-    idmap: ref,
-  }),
-  fc.record({
-    _tag: fc.constant("Remount" as const),
-    target: path,
-    reconfigure: fc.boolean(),
-    superFlags: fc.array(text, { maxLength: 4 }),
-    options: fc.array(path, { maxLength: 4 }),
-    attrSet: u32,
-    attrClear: u32,
-  }),
-  fc.record({ _tag: fc.constant("Move" as const), source: path, target: path }),
-  fc.record({
-    _tag: fc.constant("Umount" as const),
-    target: path,
-    flags: u32,
-    uniqueId: fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }),
-  }),
-  fc.record({ _tag: fc.constant("PivotRoot" as const), newRoot: path, putOld: path }),
-  fc.record({
-    _tag: fc.constant("SetAttributes" as const),
-    target: path,
-    attrSet: u32,
-    attrClear: u32,
-    propagation: u32,
-    recursive: fc.boolean(),
-  }),
-  fc.constant({ _tag: "Watch" } as const),
-)
-const batch: fc.Arbitrary<Batch> = fc.record({
-  in: fc.oneof(
-    fc.constant({ _tag: "Self" } as const),
-    pid.map((p) => ({ _tag: "Pid", pid: p }) as const),
-    path.map((p) => ({ _tag: "Path", path: p }) as const),
-  ),
-  rollback: fc.boolean(),
-  ops: fc.array(op, { maxLength: 6 }),
+const { batch } = batchArbitraries({
+  path,
+  text,
+  superFlag: text,
+  listLength: 4,
+  pid: fc.integer({ min: 1, max: 4_194_304 }),
+  maxOps: 6,
+  watch: true,
 })
 
 describe("the stage table", () => {
