@@ -105,15 +105,7 @@ const remountFlags = [
   "mandlock",
   "dirsync",
   "lazytime",
-  "ro",
-  "nosuid",
-  "nodev",
-  "noexec",
-  "noatime",
-  "nodiratime",
-  "relatime",
-  "strictatime",
-  "nosymfollow",
+  ...perMountFlags,
 ]
 const umountFlags = Object.keys(umountFlagConstants)
 
