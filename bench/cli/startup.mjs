@@ -15,7 +15,7 @@
 import { spawnSync } from "node:child_process"
 import { existsSync } from "node:fs"
 import { fileURLToPath } from "node:url"
-import { json, median, quick } from "../support/harness.mjs"
+import { emitReport, median, quick } from "../support/harness.mjs"
 
 const cli = fileURLToPath(new URL("../../dist/src/cli.js", import.meta.url))
 if (!existsSync(cli)) {
@@ -93,10 +93,4 @@ for (const key of ["linx-list", "linx-help", "linx-version"]) {
     `  target ${byKey[key].label}: ≤ 2× node -e 0 → ${ratio.toFixed(2)}× ${ratio <= 2 ? "met" : "NOT MET"}`,
   )
 }
-const report = `${lines.join("\n")}\n`
-if (json) {
-  process.stderr.write(report)
-  process.stdout.write(`${JSON.stringify({ records })}\n`)
-} else {
-  process.stdout.write(report)
-}
+emitReport(lines, records)

@@ -37,11 +37,10 @@ import { createRequire } from "node:module"
 import { join } from "node:path"
 import { monitorEventLoopDelay } from "node:perf_hooks"
 import { fileURLToPath } from "node:url"
+import { emitReport, quick } from "../support/harness.mjs"
 import { ensurePrivateMountNamespace } from "../support/private-namespace.mjs"
 
 const args = process.argv.slice(2)
-const json = args.includes("--json")
-const quick = args.includes("--quick")
 const runs = quick ? 5 : 15
 const warmup = quick ? 2 : 4
 
@@ -391,10 +390,4 @@ for (const { title, buildMs, figures, loops, n } of rows) {
     }
   }
 }
-const report = `${lines.join("\n")}\n`
-if (json) {
-  process.stderr.write(report)
-  process.stdout.write(`${JSON.stringify({ records })}\n`)
-} else {
-  process.stdout.write(report)
-}
+emitReport(lines, records)

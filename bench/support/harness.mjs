@@ -194,6 +194,17 @@ export function emit(records) {
   if (json) process.stdout.write(`${JSON.stringify({ records })}\n`)
 }
 
+/**
+ * For a case that prints a table of its own: to stderr under the runner (whose stdout
+ * carries the records), to stdout when run by hand; then the records as `emit` hands them.
+ */
+export function emitReport(lines, records) {
+  const report = `${lines.join("\n")}\n`
+  if (json) process.stderr.write(report)
+  else process.stdout.write(report)
+  emit(records)
+}
+
 /** Runs the C baseline once; resolves to its `{ ops, seconds, ... }`. */
 export function c(mode, args) {
   const flat = Object.entries(args).flatMap(([k, v]) => [`--${k}`, String(v)])
