@@ -221,6 +221,17 @@ int pinProcess(uint32_t pid, Fd* nsDir) {
   return pidDir == home.procMount && ns == home.procMount ? 0 : EINVAL;
 }
 
+// One namespace file of a pinned process; the fd or -errno. A process reaped between the
+// lookup of `name` and its open leaves the kernel no task to check access against, and it
+// answers EACCES: said as ESRCH when its /proc directory no longer shows the process.
+int openProcessNamespace(int nsDir, const char* name, int nstype) {
+  int fd = openNamespace(nsDir, name, nstype);
+  if (fd != -EACCES) return fd;
+  struct stat st;
+  if (fstatat(nsDir, "../stat", &st, 0) < 0 && (errno == ESRCH || errno == ENOENT)) return -ESRCH;
+  return fd;
+}
+
 // The namespace a reference names, opened at home; -errno on failure, and -EBADF for None.
 int openRef(const Ref& ref, int targetNsDir, const char* name, int nstype, int own) {
   switch (ref.kind) {
@@ -232,12 +243,12 @@ int openRef(const Ref& ref, int targetNsDir, const char* name, int nstype, int o
     }
     case RefKind::Target:
       if (targetNsDir < 0) return -EINVAL;
-      return openNamespace(targetNsDir, name, nstype);
+      return openProcessNamespace(targetNsDir, name, nstype);
     case RefKind::Pid: {
       Fd nsDir;
       int e = pinProcess(ref.pid, &nsDir);
       if (e != 0) return -e;
-      return openNamespace(nsDir.fd, name, nstype);
+      return openProcessNamespace(nsDir.fd, name, nstype);
     }
     case RefKind::Path:
       return openNamespace(AT_FDCWD, ref.path.c_str(), nstype);
@@ -899,7 +910,7 @@ BatchResult runBatch(const Batch& batch) {
   if (batch.ns == NsKind::Pid) {
     e = pinProcess(batch.pid, &nsDir);
     if (e == 0) {
-      mnt.reset(openNamespace(nsDir.fd, "mnt", CLONE_NEWNS));
+      mnt.reset(openProcessNamespace(nsDir.fd, "mnt", CLONE_NEWNS));
       if (mnt.fd < 0) e = -mnt.fd;
     }
   } else if (batch.ns == NsKind::Path) {
